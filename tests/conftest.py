@@ -1,0 +1,15 @@
+"""Shared test configuration. Fixture plugins for the real servers live in tests/fixtures/."""
+
+from __future__ import annotations
+
+import pytest
+
+from scout_jupyter.clock import FakeClock
+
+pytest_plugins: tuple[str, ...] = (
+)
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
