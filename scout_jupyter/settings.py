@@ -1,0 +1,26 @@
+"""The one place that reads scout_jupyter's environment variables.
+
+Storage backends read their own store's variables (AWS_*, SUPABASE_*) in their modules.
+"""
+
+from __future__ import annotations
+
+import os
+
+STORAGE_URL = "SCOUT_STORAGE_URL"
+ACCESS_LOG_URL = "SCOUT_ACCESS_LOG_URL"
+RATE_LIMIT = "SCOUT_RATE_LIMIT"
+MAX_TTL = "SCOUT_MAX_TTL"
+PUBLISH_CONFIG = "SCOUT_PUBLISH_CONFIG"
+API_URL = "SCOUT_API_URL"
+API_TOKEN = "SCOUT_API_TOKEN"
+HUB_TOKEN = "JUPYTERHUB_API_TOKEN"
+CACHE_DIR = "SCOUT_CACHE_DIR"
+CACHE_SIZE = "SCOUT_CACHE_SIZE"
+SIGNING_KEY_FILE = "SCOUT_SIGNING_KEY_FILE"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """The variable's value, or ``default`` when unset or empty."""
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
