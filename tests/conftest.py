@@ -7,6 +7,7 @@ import pytest
 from scout_jupyter.clock import FakeClock
 
 pytest_plugins: tuple[str, ...] = (
+    "tests.fixtures.store",
 )
 
 
