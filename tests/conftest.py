@@ -8,6 +8,7 @@ from scout_jupyter.clock import FakeClock
 
 pytest_plugins: tuple[str, ...] = (
     "tests.fixtures.store",
+    "tests.fixtures.postgres",
 )
 
 
