@@ -9,6 +9,7 @@ from scout_jupyter.clock import FakeClock
 pytest_plugins: tuple[str, ...] = (
     "tests.fixtures.store",
     "tests.fixtures.postgres",
+    "tests.fixtures.s3server",
 )
 
 
