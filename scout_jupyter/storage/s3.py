@@ -1,22 +1,20 @@
 """The ``s3://bucket[/prefix]`` backend: AWS S3 and S3-protocol servers (MinIO, Supabase's S3 endpoint).
 
-Endpoint, region and keys come from the constructor, else the URL's query
-(``?endpoint_url=http://127.0.0.1:9000&region=us-east-1``), else the usual AWS variables
-(``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``,
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` through boto3's credential chain). A custom
-endpoint means path-style addressing. Keys are never accepted in the URL and never kept on the
-object, so no repr, log line or error message can show them.
-
-Every remote call goes through the shared :class:`RetryPolicy` (botocore's own retries are off,
-so backoff is ours and testable). Create-only writes send ``If-None-Match: *`` after a HEAD:
-where the server honours the header (AWS, MinIO, moto) the write is race-free; where it ignores
-it (Supabase's S3 endpoint) a writer that lands between our HEAD and our PUT is overwritten.
+Settings come from the constructor, else the URL query (``?endpoint_url=...&region=...``), else
+the AWS variables (``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``, ``AWS_REGION``/``AWS_DEFAULT_REGION``,
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, then boto3's credential chain). A custom endpoint
+means path-style addressing. Keys are never taken from the URL nor kept on the object, so no repr,
+log line or error message shows them. Every call goes through the shared RetryPolicy (botocore's
+retries are off). Create-only writes HEAD, then PUT with ``If-None-Match: *``: race-free where the
+server honours it (AWS, MinIO, moto); where it is ignored (Supabase's S3 endpoint), a writer landing
+between our HEAD and PUT is overwritten.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import logging
 import os
 import threading
@@ -46,11 +44,18 @@ _QUERY_OPTIONS = ("endpoint_url", "region")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
 _TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
                     "ServiceUnavailable", "RequestLimitExceeded", "ConditionalRequestConflict"}
-_NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
-_DENIED_CODES = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
-                 "InvalidToken", "ExpiredToken", "AccountProblem"}
-_CHECKSUM_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch"}
-_KEY_CODES = {"InvalidKey", "KeyTooLongError", "InvalidObjectName"}
+_DENIED = (AccessDenied, "S3 refused {operation} on {where}: {text}; check the storage credentials")
+#: S3 error code -> (ScoutError class, message); ``where`` names the object, ``text`` is S3's message
+_PERMANENT = {
+    **dict.fromkeys(["NoSuchKey", "404", "NotFound"], (ObjectNotFound, "Object not found: {where}")),
+    "NoSuchBucket": (StorageError, "S3 bucket {bucket!r} does not exist: {text}"),
+    **dict.fromkeys(["AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+                     "InvalidToken", "ExpiredToken", "AccountProblem"], _DENIED),
+    **dict.fromkeys(["BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch"],
+                    (ChecksumMismatch, "Checksum validation failed for {where}: {text}")),
+    **dict.fromkeys(["InvalidKey", "KeyTooLongError", "InvalidObjectName"],
+                    (InvalidKey, "S3 refused the object key of {where}: {text}")),
+}
 _TYPES = {".csv": "text/csv", ".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
 
 # --- presigning "as of" the injected clock ------------------------------------------------------
@@ -60,23 +65,17 @@ _TYPES = {".csv": "text/csv", ".json": "application/json", ".parquet": "applicat
 _SIGNING_TIME: ContextVar[datetime | None] = ContextVar("scout_s3_signing_time", default=None)
 
 
-def _install_signing_clock() -> None:
-    original = botocore.auth.get_current_datetime
-    if getattr(original, "scout_clocked", False):
-        return
-
-    def clocked(remove_tzinfo: bool = True) -> datetime:
-        when = _SIGNING_TIME.get()
-        if when is None:
-            return original(remove_tzinfo)
-        when = when.astimezone(timezone.utc)
-        return when.replace(tzinfo=None) if remove_tzinfo else when
-
-    clocked.scout_clocked = True  # type: ignore[attr-defined]
-    botocore.auth.get_current_datetime = clocked
+def _clocked(remove_tzinfo: bool = True, *, _botocore_now=botocore.auth.get_current_datetime) -> datetime:
+    when = _SIGNING_TIME.get()
+    if when is None:
+        return _botocore_now(remove_tzinfo)
+    when = when.astimezone(timezone.utc)
+    return when.replace(tzinfo=None) if remove_tzinfo else when
 
 
-_install_signing_clock()
+if not getattr(botocore.auth.get_current_datetime, "scout_clocked", False):  # install once
+    _clocked.scout_clocked = True  # type: ignore[attr-defined]
+    botocore.auth.get_current_datetime = _clocked
 
 
 class S3Storage(Storage):
@@ -88,14 +87,8 @@ class S3Storage(Storage):
     def __init__(self, url: str, *, clock: Clock | None = None, retry: RetryPolicy | None = None,
                  endpoint_url: str | None = None, region: str | None = None,
                  access_key: str | None = None, secret_key: str | None = None):
-        bucket, prefix, query = _parse_url(url)
         super().__init__(url)
-        self.bucket, self.prefix = bucket, prefix
-        self.endpoint_url = _check_endpoint(endpoint_url or query.get("endpoint_url")
-                                            or os.environ.get("AWS_ENDPOINT_URL_S3")
-                                            or os.environ.get("AWS_ENDPOINT_URL"))
-        self.region = (region or query.get("region") or os.environ.get("AWS_REGION")
-                       or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+        self.bucket, self.prefix, self.endpoint_url, self.region = _settings(url, endpoint_url, region)
         self._clock = clock or SYSTEM_CLOCK
         self._retry = retry or RetryPolicy(sleep=self._clock.sleep)
         self._client = _make_client(self.endpoint_url, self.region, access_key, secret_key)
@@ -120,7 +113,7 @@ class S3Storage(Storage):
 
     # --- remote calls through the retry policy -------------------------------------------
     def _call(self, operation: str, full_key: str, **params):
-        method = getattr(self._client, _snake(operation))
+        method = getattr(self._client, operation)
 
         def attempt():
             try:
@@ -133,41 +126,32 @@ class S3Storage(Storage):
     def _translate(self, exc: Exception, operation: str, full_key: str) -> Exception:
         """A TransientError (to retry) or the ScoutError that says what went wrong."""
         where = self._where(full_key)
+        if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+            return ConfigError("No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        if isinstance(exc, (HTTPClientError, IncompleteReadError, BotoConnectionError)) \
+                and not isinstance(exc, SSLError):
+            return TransientError(str(exc))
         if not isinstance(exc, ClientError):
-            if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-                return ConfigError("No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-            if isinstance(exc, (HTTPClientError, IncompleteReadError, BotoConnectionError)) \
-                    and not isinstance(exc, SSLError):
-                return TransientError(str(exc))
             return StorageError(f"S3 {operation} {where} failed: {exc}")
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        meta = exc.response.get("ResponseMetadata", {})
-        status = meta.get("HTTPStatusCode")
+        error, meta = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {})
+        code, status = str(error.get("Code", "")), meta.get("HTTPStatusCode")
         text = f"{error.get('Message') or code} ({code}, HTTP {status})"
         if code in _TRANSIENT_CODES or status in _TRANSIENT_STATUS:
-            return TransientError(text, status=status, retry_after=_retry_after(meta))
-        if code in _NOT_FOUND_CODES:
-            return ObjectNotFound(f"Object not found: {where}")
+            hint = meta.get("HTTPHeaders", {}).get("retry-after", "")
+            return TransientError(text, status=status, retry_after=float(hint) if hint.isdigit() else None)
         if code in ("PreconditionFailed", "412"):
-            if operation in ("PutObject", "CompleteMultipartUpload"):
+            if operation in ("put_object", "complete_multipart_upload"):
                 return ObjectExists(f"Object already exists: {where}")
             return StorageError(f"Object changed while it was being read: {where}")
         if code == "InvalidRange":
             return _RangeNotSatisfiable(f"Range starts past the end of {where}")
-        if code == "NoSuchBucket":
-            return StorageError(f"S3 bucket {self.bucket!r} does not exist: {text}")
-        if code in _DENIED_CODES or status == 403:
-            return AccessDenied(f"S3 refused {operation} on {where}: {text}; check the storage credentials")
-        if code in _CHECKSUM_CODES:
-            return ChecksumMismatch(f"Checksum validation failed for {where}: {text}")
-        if code in _KEY_CODES:
-            return InvalidKey(f"S3 refused the object key {full_key[:80]!r}: {text}")
-        return StorageError(f"S3 {operation} {where} failed: {text}")
+        cls, template = _PERMANENT.get(code) or (_DENIED if status == 403 else
+                                                 (StorageError, "S3 {operation} {where} failed: {text}"))
+        return cls(template.format(operation=operation, where=where, text=text, bucket=self.bucket))
 
     def _head(self, full_key: str) -> dict | None:
         try:
-            return self._call("HeadObject", full_key, Key=full_key, ChecksumMode="ENABLED")
+            return self._call("head_object", full_key, Key=full_key, ChecksumMode="ENABLED")
         except ObjectNotFound:
             return None
 
@@ -177,8 +161,11 @@ class S3Storage(Storage):
         full = self._full_key(key)
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"Bad byte range {start}..{end}")
+        if end == start:
+            self.info(key)  # nothing to read, but a missing object is still an error
+            return iter(())
         opened = self._open(full, start, end)
-        if opened is None or end == start:
+        if opened is None:
             return iter(())
         return self._stream(full, opened, start, end, chunk_size)
 
@@ -190,7 +177,7 @@ class S3Storage(Storage):
         if etag:
             params["IfMatch"] = etag   # a resumed read must see the same object
         try:
-            return self._call("GetObject", full, **params)
+            return self._call("get_object", full, **params)
         except _RangeNotSatisfiable:
             return None
 
@@ -208,7 +195,7 @@ class S3Storage(Storage):
             except (HTTPClientError, IncompleteReadError) as exc:
                 failures += 1
                 if failures >= self._retry.attempts:
-                    raise StorageUnavailable(f"S3 GetObject {self._where(full)} failed after "
+                    raise StorageUnavailable(f"S3 get_object {self._where(full)} failed after "
                                              f"{failures} tries: {exc}") from exc
                 log.warning("S3 read of %s broke at byte %d (%s); resuming", self._where(full), position, exc)
                 self._retry.sleep(self._retry.delay(failures))
@@ -231,11 +218,8 @@ class S3Storage(Storage):
         found, token = [], None
         while True:
             params = {"Prefix": root + prefix, **({"ContinuationToken": token} if token else {})}
-            page = self._call("ListObjectsV2", root + prefix, **params)
-            for item in page.get("Contents", []):
-                info = _listed(item, root)
-                if info is not None:
-                    found.append(info)
+            page = self._call("list_objects_v2", root + prefix, **params)
+            found.extend(filter(None, (_listed(item, root) for item in page.get("Contents", []))))
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 break
@@ -245,7 +229,7 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         full = self._full_key(key)
         try:
-            self._call("DeleteObject", full, Key=full)
+            self._call("delete_object", full, Key=full)
         except ObjectNotFound:
             pass
 
@@ -253,65 +237,59 @@ class S3Storage(Storage):
     def write(self, key: str, data: Payload, *, overwrite: bool = True,
               content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
         full = self._full_key(key)
-        expected = _check_sha256(sha256)
+        expected = sha256.lower() if sha256 else None
         content_type = content_type or _TYPES.get(os.path.splitext(key)[1].lower(), "application/octet-stream")
         if not overwrite and self._head(full) is not None:
             raise ObjectExists(f"Object already exists: {self._where(full)}")
-        source = _PartSource(data, self.part_size)
-        first = source.next_part() or b""
-        if source.at_end():
-            response = self._put(full, first, source, content_type, expected, overwrite)
+        digest = hashlib.sha256()
+        parts = _parts(data, self.part_size, digest)
+        first, last = next(parts)
+        if last:
+            response, size = self._put(full, first, digest, content_type, expected, overwrite), len(first)
         else:
-            response = self._multipart(full, first, source, content_type, expected, overwrite)
-        return ObjectInfo(key=key, size=source.size, sha256=source.digest.hexdigest(),
-                          last_modified=self._clock.now(), etag=_unquote(response.get("ETag")),
-                          content_type=content_type)
+            response, size = self._multipart(full, first, parts, digest, content_type, expected, overwrite)
+        return ObjectInfo(key=key, size=size, sha256=digest.hexdigest(), last_modified=self._clock.now(),
+                          etag=_unquote(response.get("ETag")), content_type=content_type)
 
-    def _put(self, full: str, body: bytes, source: _PartSource, content_type: str,
-             expected: str | None, overwrite: bool) -> dict:
-        _verify(self._where(full), expected, source.digest.hexdigest())
-        checksum = base64.b64encode(source.digest.digest()).decode()
-        params = {"Key": full, "Body": body, "ContentType": content_type,
-                  "ChecksumAlgorithm": "SHA256", "ChecksumSHA256": checksum}
-        if not overwrite:
-            params["IfNoneMatch"] = "*"
-        response = self._call("PutObject", full, **params)
-        echoed = response.get("ChecksumSHA256")
-        if echoed and echoed != checksum:
-            raise ChecksumMismatch(f"Checksum validation failed for {self._where(full)}: the store "
-                                   f"recorded {echoed}, we sent {checksum}")
-        return response
+    def _put(self, full: str, body: bytes, digest, content_type: str, expected: str | None,
+             overwrite: bool) -> dict:
+        _verify(self._where(full), expected, digest.hexdigest())
+        checksum = base64.b64encode(digest.digest()).decode()
+        extra = {} if overwrite else {"IfNoneMatch": "*"}
+        # a server that checks x-amz-checksum-sha256 refuses corrupted bytes (BadDigest): nothing stored
+        return self._call("put_object", full, Key=full, Body=body, ContentType=content_type,
+                          ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **extra)
 
-    def _multipart(self, full: str, first: bytes, source: _PartSource, content_type: str,
-                   expected: str | None, overwrite: bool) -> dict:
-        upload = self._call("CreateMultipartUpload", full, Key=full, ContentType=content_type,
-                            ChecksumAlgorithm="SHA256")
-        upload_id = upload["UploadId"]
+    def _multipart(self, full: str, first: bytes, rest: Iterator[tuple[bytes, bool]], digest,
+                   content_type: str, expected: str | None, overwrite: bool) -> tuple[dict, int]:
+        upload_id = self._call("create_multipart_upload", full, Key=full, ContentType=content_type,
+                               ChecksumAlgorithm="SHA256")["UploadId"]
         try:
-            parts, part = [], first
-            while part is not None:
-                if len(parts) == MAX_PARTS:
+            done, size = [], 0
+            for part, _ in itertools.chain([(first, False)], rest):
+                if len(done) == MAX_PARTS:
                     raise StorageError(f"Object too large for {MAX_PARTS} parts of {self.part_size} bytes")
-                parts.append(self._upload_part(full, upload_id, len(parts) + 1, part))
-                part = source.next_part()
-            _verify(self._where(full), expected, source.digest.hexdigest())
+                done.append(self._upload_part(full, upload_id, len(done) + 1, part))
+                size += len(part)
+            _verify(self._where(full), expected, digest.hexdigest())
             extra = {} if overwrite else {"IfNoneMatch": "*"}
-            return self._call("CompleteMultipartUpload", full, Key=full, UploadId=upload_id,
-                              MultipartUpload={"Parts": parts}, **extra)
+            response = self._call("complete_multipart_upload", full, Key=full, UploadId=upload_id,
+                                  MultipartUpload={"Parts": done}, **extra)
+            return response, size
         except BaseException:
             self._abort(full, upload_id)
             raise
 
     def _upload_part(self, full: str, upload_id: str, number: int, body: bytes) -> dict:
         checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-        response = self._call("UploadPart", full, Key=full, UploadId=upload_id, PartNumber=number,
+        response = self._call("upload_part", full, Key=full, UploadId=upload_id, PartNumber=number,
                               Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
         return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
 
     def _abort(self, full: str, upload_id: str) -> None:
         try:
-            self._call("AbortMultipartUpload", full, Key=full, UploadId=upload_id)
-        except (ScoutError, TransientError) as exc:  # the upload stays invisible; lifecycle rules reap it
+            self._call("abort_multipart_upload", full, Key=full, UploadId=upload_id)
+        except ScoutError as exc:  # the upload stays invisible; lifecycle rules reap it
             log.warning("Could not abort the multipart upload of %s: %s", self._where(full), exc)
 
     # --- signed URLs ---------------------------------------------------------------------
@@ -336,74 +314,56 @@ class _RangeNotSatisfiable(StorageError):
     """A read that starts at or past the end of the object: an empty result, not an error."""
 
 
-class _PartSource:
-    """Cuts a payload into parts of ``part_size`` bytes, hashing every byte that passes.
+def _parts(data: Payload, part_size: int, digest) -> Iterator[tuple[bytes, bool]]:
+    """Yield ``(part, is_last)``: the payload in ``part_size`` pieces, each hashed into ``digest``.
     At most one part plus one source chunk is held in memory."""
+    pending = bytearray()
+    for chunk in iter_payload(data, min(part_size, CHUNK_SIZE)):
+        pending += chunk
+        while len(pending) > part_size:   # a full part with more bytes behind it
+            yield _cut(pending, part_size, digest), False
+    yield _cut(pending, len(pending), digest), True
 
-    def __init__(self, data: Payload, part_size: int):
-        self._chunks = iter_payload(data, min(part_size, CHUNK_SIZE))
-        self._pending = bytearray()
-        self._done = False
-        self.part_size = part_size
-        self.digest = hashlib.sha256()
-        self.size = 0
 
-    def _fill(self, want: int) -> None:
-        while not self._done and len(self._pending) < want:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                self._done = True
-            else:
-                self._pending += chunk
-
-    def next_part(self) -> bytes | None:
-        """The next part, or None when the payload is used up."""
-        self._fill(self.part_size)
-        if not self._pending:
-            return None
-        with memoryview(self._pending) as view:
-            part = bytes(view[: self.part_size])
-        del self._pending[: self.part_size]
-        self.digest.update(part)
-        self.size += len(part)
-        return part
-
-    def at_end(self) -> bool:
-        self._fill(1)
-        return self._done and not self._pending
+def _cut(pending: bytearray, size: int, digest) -> bytes:
+    with memoryview(pending) as view:
+        part = bytes(view[:size])
+    del pending[:size]
+    digest.update(part)
+    return part
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _parse_url(url: str) -> tuple[str, str, dict[str, str]]:
+_NO_KEYS_IN_URLS = "Credentials in {} are refused: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+
+
+def _settings(url: str, endpoint: str | None, region: str | None) -> tuple[str, str, str | None, str]:
+    """(bucket, prefix, endpoint, region) from the arguments, the URL query and the environment."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc:
         raise ConfigError(f"Not an s3:// storage URL (scheme {parts.scheme!r}, bucket {parts.hostname!r})")
     if "@" in parts.netloc:
-        raise ConfigError("Credentials in an s3:// URL are refused: use AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY")
+        raise ConfigError(_NO_KEYS_IN_URLS.format("an s3:// URL"))
     query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
     unknown = sorted(set(query) - set(_QUERY_OPTIONS))
     if unknown:
         raise ConfigError(f"Unknown s3:// URL option(s) {', '.join(unknown)} (known: {', '.join(_QUERY_OPTIONS)})")
     prefix = parts.path.strip("/")
-    if prefix:
-        try:
+    try:
+        if prefix:
             normalize_key(prefix)
-        except InvalidKey as exc:
-            raise ConfigError(f"Bad prefix in s3:// URL: {exc.message}") from None
-    return parts.netloc, prefix, query
-
-
-def _check_endpoint(endpoint: str | None) -> str | None:
-    if not endpoint:
-        return None
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"S3 endpoint must be an http(s) URL, got {endpoint.split('@')[-1]!r}")
-    if parts.username or parts.password:
-        raise ConfigError("Credentials in the S3 endpoint URL are refused: use AWS_ACCESS_KEY_ID and "
-                          "AWS_SECRET_ACCESS_KEY")
-    return endpoint.rstrip("/")
+    except InvalidKey as exc:
+        raise ConfigError(f"Bad prefix in s3:// URL: {exc.message}") from None
+    env = os.environ.get
+    endpoint = endpoint or query.get("endpoint_url") or env("AWS_ENDPOINT_URL_S3") or env("AWS_ENDPOINT_URL")
+    if endpoint:
+        where = urlsplit(endpoint)
+        if where.scheme not in ("http", "https") or not where.hostname:
+            raise ConfigError(f"S3 endpoint must be an http(s) URL, got {endpoint.split('@')[-1]!r}")
+        if where.username or where.password:
+            raise ConfigError(_NO_KEYS_IN_URLS.format("the S3 endpoint URL"))
+    region = region or query.get("region") or env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1"
+    return parts.netloc, prefix, endpoint.rstrip("/") if endpoint else None, region
 
 
 _SESSION_LOCK = threading.Lock()
@@ -434,30 +394,9 @@ def _make_client(endpoint: str | None, region: str, access_key: str | None, secr
         return _SESSION[0].client("s3", endpoint_url=endpoint, region_name=region, config=config, **keys)
 
 
-def _snake(operation: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in operation).lstrip("_")
-
-
-def _retry_after(meta: dict) -> float | None:
-    value = meta.get("HTTPHeaders", {}).get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _check_sha256(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = value.lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"sha256 must be 64 hex digits, got {value[:80]!r}")
-    return value
-
-
 def _verify(where: str, expected: str | None, actual: str) -> None:
     if expected is not None and expected != actual:
-        raise ChecksumMismatch(f"Checksum validation failed for {where}: expected {expected}, got {actual}")
+        raise ChecksumMismatch(f"Checksum validation failed for {where}: expected {expected[:80]}, got {actual}")
 
 
 def _check_ttl(ttl) -> int:
