@@ -1,0 +1,264 @@
+"""The publish pipeline: every dataset exported, uploaded and verified; the manifest written last.
+
+For each dataset, in the config's order: ``export`` (stream the query into CSV + Parquet in a
+work folder, see :mod:`.export`), optional ``materialize`` (staging-table swap in the source),
+then for each namespace ``upload`` + ``verify`` (see :mod:`.upload`). A dataset whose CSV and
+Parquet bytes equal the previous manifest entry's (and whose files are still in the store)
+keeps that entry exactly: nothing is uploaded, ``last_modified`` and ``schema_version`` stay.
+Otherwise the entry is new and ``schema_version`` is bumped from the previous one by
+:func:`~scout_jupyter.schema.compare_schemas` (patch: data only; minor: columns added; major:
+removed/renamed/retyped); a new dataset starts at 1.0.0.
+
+A failing dataset (query error, upload error, checksum mismatch, …) is reported in its
+:class:`DatasetResult` and the others go on; the manifest keeps its previous entry (or has
+none). When every dataset is done, each namespace whose entries changed gets its snapshot
+``manifests/<ts>.json`` and then ``latest.json``; when nothing changed neither is rewritten.
+The whole run holds the publish lock of every namespace (:mod:`.lock`), heartbeating as it goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..clock import SYSTEM_CLOCK, Clock, isoformat_z
+from ..errors import ConfigError, PublishInProgress, ScoutError
+from ..manifest import DatasetEntry, Manifest, latest_manifest_key
+from ..schema import TableSchema, bump_version, compare_schemas
+from ..storage.base import Storage
+from ..storage.retry import RetryPolicy
+from .config import DatasetDefinition, PublishConfig
+from .export import ExportedDataset, describe_error, export_dataset, unwrap_error
+from .lock import DEFAULT_STALE_AFTER, PublishLock
+from .manifest_io import read_previous_manifest, write_manifest
+from .progress import ProgressCallback, ProgressEvent
+from .results import DatasetResult, PublishResult
+from .staging import materialize
+from .upload import LocalFile, Uploader
+
+log = logging.getLogger(__name__)
+
+FIRST_VERSION = "1.0.0"
+
+
+def publish(config: PublishConfig, storage: Storage, *, datasets: Iterable[str] | None = None,
+            clock: Clock | None = None, on_progress: ProgressCallback | None = None,
+            retry: RetryPolicy | None = None, workdir: str | os.PathLike | None = None,
+            lock_stale_after: float = DEFAULT_STALE_AFTER) -> PublishResult:
+    """Publish ``datasets`` (ids; all of the config's when None) into ``storage``.
+
+    Raises PublishInProgress when another publish holds a namespace's lock, ConfigError for a
+    bad selection or source, and StorageUnavailable/ManifestInvalid when the manifest cannot be
+    read or written; per-dataset failures are in the result instead."""
+    clock = clock or SYSTEM_CLOCK
+    retry = retry or RetryPolicy(sleep=clock.sleep)
+    definitions = config.select(datasets)
+    with ExitStack() as stack:
+        locks = []
+        for namespace in config.namespaces:
+            lock = PublishLock(storage, namespace, clock=clock, retry=retry, stale_after=lock_stale_after)
+            stack.enter_context(lock)
+            locks.append(lock)
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="scout-publish-"))
+        engine = open_source(config.source_url)
+        stack.callback(engine.dispose)
+        run = _PublishRun(config, storage, engine, Path(workdir), clock, retry, locks, on_progress)
+        return run.execute(definitions)
+
+
+def open_source(url: str) -> Engine:
+    """The source database's engine; a missing SQLite file is a ConfigError, not a new empty file."""
+    try:
+        parsed = sa.engine.make_url(url)
+        database = parsed.database
+        if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" \
+                and not database.startswith("file:") and not os.path.exists(database):
+            raise ConfigError(f"Source database not found: {database}")
+        return sa.create_engine(parsed)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"Cannot open the source database: {exc}") from None
+
+
+@dataclass
+class _Outcome:
+    entries: dict[str, DatasetEntry]  # namespace → the entry the manifest should hold
+    bytes_uploaded: int
+
+
+class _PublishRun:
+    def __init__(self, config: PublishConfig, storage: Storage, engine: Engine, workdir: Path, clock: Clock,
+                 retry: RetryPolicy, locks: list[PublishLock], on_progress: ProgressCallback | None):
+        self.config, self.storage, self.engine, self.workdir = config, storage, engine, workdir
+        self.clock, self.retry, self.locks, self.on_progress = clock, retry, locks, on_progress
+        self.started: datetime = clock.now()
+        self.date = self.started.strftime("%Y-%m-%d")
+        self.uploader = Uploader(storage, retry, self.emit)
+        self.previous: dict[str, Manifest | None] = {
+            ns: read_previous_manifest(storage, ns, retry) for ns in config.namespaces}
+        self.entries: dict[str, list[DatasetEntry]] = {ns: [] for ns in config.namespaces}
+
+    def emit(self, event: ProgressEvent) -> None:
+        for lock in self.locks:
+            lock.heartbeat()  # raises PublishInProgress if our lock was broken: stop everything
+        if self.on_progress is not None:
+            try:
+                self.on_progress(event)
+            except Exception:  # a broken progress display must not break the publish
+                log.exception("Progress callback failed on %s", event)
+
+    # --- the run -------------------------------------------------------------------------
+    def execute(self, definitions: Iterable[DatasetDefinition]) -> PublishResult:
+        results = tuple(self.publish_dataset(d) for d in definitions)
+        snapshots, changed, generated_at = self.write_manifests()
+        return PublishResult(manifest="/" + latest_manifest_key(self.config.namespaces[0]), datasets=results,
+                             manifest_changed=changed, snapshots=snapshots, generated_at=generated_at)
+
+    def publish_dataset(self, definition: DatasetDefinition) -> DatasetResult:
+        step = "export"
+        exported: ExportedDataset | None = None
+        try:
+            self.emit(ProgressEvent(definition.id, "export", "started"))
+            exported = export_dataset(self.engine, definition, self.workdir, chunk_size=self.config.chunk_size,
+                                      guard_csv_formulas=self.config.guard_csv_formulas, emit=self.emit)
+            self.emit(ProgressEvent(definition.id, "export", "done", exported.files.size_bytes,
+                                    exported.files.size_bytes))
+            if definition.materialize:
+                step = "materialize"
+                self.materialize(definition, exported)
+            step = "upload"
+            outcome = self.place(definition, exported)
+        except PublishInProgress:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a dataset's failure (its query, its callable, the store) is reported
+            return self.failed(definition, step, exc)
+        finally:
+            if exported is not None:
+                exported.remove()
+        state = "unchanged"
+        for namespace, entry in outcome.entries.items():
+            if self._previous_entry(namespace, definition.id) != entry:
+                self.entries[namespace].append(entry)
+                state = "published"
+        first = outcome.entries[self.config.namespaces[0]]
+        return DatasetResult(id=definition.id, state=state, uploaded=outcome.bytes_uploaded > 0,
+                             bytes_uploaded=outcome.bytes_uploaded, row_count=exported.row_count,
+                             sha256=exported.sha256, schema_version=first.schema_version,
+                             latest_csv=first.latest_csv)
+
+    def failed(self, definition: DatasetDefinition, step: str, exc: BaseException) -> DatasetResult:
+        message = describe_error(exc)
+        if isinstance(unwrap_error(exc), (ScoutError, sa.exc.SQLAlchemyError)):
+            log.error("Publishing %s failed at %s: %s", definition.id, step, message)
+        else:
+            log.exception("Publishing %s failed at %s", definition.id, step)
+        self.emit(ProgressEvent(definition.id, step, "failed", error=message))
+        return DatasetResult(id=definition.id, state="failed", error=message)
+
+    def materialize(self, definition: DatasetDefinition, exported: ExportedDataset) -> None:
+        self.emit(ProgressEvent(definition.id, "materialize", "started"))
+        rows = materialize(self.engine, definition.materialize, exported.schema, exported.chunks())
+        log.info("Materialized %s into table %s (%d rows)", definition.id, definition.materialize, rows)
+        self.emit(ProgressEvent(definition.id, "materialize", "done"))
+
+    # --- one dataset into every namespace ---------------------------------------------------
+    def place(self, definition: DatasetDefinition, exported: ExportedDataset) -> _Outcome:
+        files = [LocalFile(exported.csv_path, exported.files.sha256, exported.files.size_bytes, "csv"),
+                 LocalFile(exported.parquet_path, exported.files.parquet_sha256,
+                           exported.files.parquet_size_bytes, "parquet")]
+        entries, sent = {}, 0
+        for namespace in self.config.namespaces:
+            previous = self._previous_entry(namespace, definition.id)
+            kept = self.keep_previous(definition, exported, previous)
+            if kept is not None:
+                entries[namespace] = kept
+                continue
+            placed = self.uploader.place(definition.id, self.date, namespace, files)
+            sent += sum(p.bytes_uploaded for p in placed)
+            entries[namespace] = self.new_entry(definition, exported, previous, placed[0].key, placed[1].key)
+        return _Outcome(entries, sent)
+
+    def keep_previous(self, definition: DatasetDefinition, exported: ExportedDataset,
+                      previous: DatasetEntry | None) -> DatasetEntry | None:
+        """The previous entry (metadata refreshed) when its files hold exactly these bytes."""
+        files = exported.files
+        if previous is None or previous.sha256 != files.sha256 or previous.parquet_sha256 != files.parquet_sha256:
+            return None
+        if not self._still_stored(previous):
+            log.warning("%s: the files of the previous entry are gone or changed; uploading again", definition.id)
+            return None
+        self.emit(ProgressEvent(definition.id, "upload", "skipped", 0, files.size_bytes))
+        self.emit(ProgressEvent(definition.id, "verify", "skipped"))
+        schema = exported.schema.to_json()
+        version = previous.schema_version
+        if previous.schema is not None and dict(previous.schema) != schema:
+            version = bump_version(version, compare_schemas(TableSchema.from_json(previous.schema), exported.schema))
+        return replace(previous, description=definition.description, update_frequency=definition.update_frequency,
+                       schema=schema, schema_version=version)
+
+    def _still_stored(self, entry: DatasetEntry) -> bool:
+        expected = [(entry.csv_key, entry.size_bytes)]
+        if entry.parquet_key:
+            expected.append((entry.parquet_key, entry.parquet_size_bytes))
+        return all(self.uploader.stored_size(key) == size for key, size in expected)
+
+    def new_entry(self, definition: DatasetDefinition, exported: ExportedDataset, previous: DatasetEntry | None,
+                  csv_key: str, parquet_key: str) -> DatasetEntry:
+        files = exported.files
+        return DatasetEntry(
+            id=definition.id, latest_csv="/" + csv_key, date=self.date, row_count=files.row_count,
+            sha256=files.sha256, size_bytes=files.size_bytes, last_modified=isoformat_z(self.started),
+            content_type="text/csv", schema_version=next_schema_version(previous, exported.schema),
+            description=definition.description, update_frequency=definition.update_frequency,
+            schema=exported.schema.to_json(), latest_parquet="/" + parquet_key,
+            parquet_sha256=files.parquet_sha256, parquet_size_bytes=files.parquet_size_bytes)
+
+    def _previous_entry(self, namespace: str, dataset_id: str) -> DatasetEntry | None:
+        manifest = self.previous[namespace]
+        return manifest.datasets.get(dataset_id) if manifest is not None else None
+
+    # --- the manifests, last ---------------------------------------------------------------
+    def write_manifests(self) -> tuple[tuple[str, ...], bool, str | None]:
+        snapshots, generated_at = [], None
+        changed = any(self.entries.values())
+        if not changed:
+            self.emit(ProgressEvent(None, "manifest", "skipped"))
+            return (), False, None
+        self.emit(ProgressEvent(None, "manifest", "started"))
+        for lock in self.locks:
+            lock.heartbeat(force=True)  # still ours? a broken lock must not be followed by a manifest
+        now = self.clock.now()
+        try:
+            for namespace, entries in self.entries.items():
+                if not entries:
+                    continue
+                previous = self.previous[namespace]
+                manifest = (previous.with_entries(entries, clock=self.clock) if previous is not None
+                            else Manifest.build(entries, clock=self.clock))
+                snapshots.append("/" + write_manifest(self.storage, namespace, manifest, now, self.retry))
+                generated_at = manifest.generated_at
+        except Exception as exc:
+            self.emit(ProgressEvent(None, "manifest", "failed", error=describe_error(exc)))
+            raise
+        self.emit(ProgressEvent(None, "manifest", "done"))
+        return tuple(snapshots), True, generated_at
+
+
+def next_schema_version(previous: DatasetEntry | None, schema: TableSchema) -> str:
+    """1.0.0 for a new dataset; else the previous version bumped by what changed (patch at least,
+    since the data did)."""
+    if previous is None:
+        return FIRST_VERSION
+    if previous.schema is None:
+        return bump_version(previous.schema_version, "patch")
+    return bump_version(previous.schema_version, compare_schemas(TableSchema.from_json(previous.schema), schema))
+
