@@ -10,6 +10,7 @@ pytest_plugins: tuple[str, ...] = (
     "tests.fixtures.store",
     "tests.fixtures.postgres",
     "tests.fixtures.s3server",
+    "tests.fixtures.supabase",
 )
 
 
