@@ -83,6 +83,12 @@ class ConfigError(ScoutError):
     code, status = "config_error", 400
 
 
+class SchemaError(ScoutError):
+    """A malformed table schema, or data that does not fit its schema."""
+
+    code, status = "schema_error", 400
+
+
 class StorageError(ScoutError):
     """A storage operation failed for a reason that retrying will not fix."""
 
