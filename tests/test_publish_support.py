@@ -249,3 +249,33 @@ def publish_worker(config_path: str, storage_url: str, env: dict, mode: str, bar
         queue.put(("in_progress", exc.message))
     except BaseException as exc:  # reported to the test, which fails on it
         queue.put(("error", repr(exc)))
+
+
+class Backend:
+    """A store under test: the storage object, its URL and the environment a child process needs."""
+
+    def __init__(self, kind: str, storage: Storage, url: str, env: dict | None = None, server=None):
+        self.kind, self.storage, self.url, self.env, self.server = kind, storage, url, env or {}, server
+
+
+def make_backend(kind: str, request, tmp_path: Path, clock) -> Backend:
+    """``local`` (a LocalStorage folder) or ``s3`` (a fresh bucket on the moto test server)."""
+    import random
+
+    from scout_jupyter.storage.local import LocalStorage
+    from scout_jupyter.storage.retry import RetryPolicy
+
+    if kind == "local":
+        url = (tmp_path / "bucket").as_uri()
+        return Backend(kind, LocalStorage(url, clock=clock, signing_key=b"k" * 64), url)
+    from scout_jupyter.storage.s3 import S3Storage
+
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    url = f"s3://{bucket}/data"
+    storage = S3Storage(url, clock=clock, retry=RetryPolicy(sleep=clock.sleep, rng=random.Random(3)),
+                        endpoint_url=server.endpoint_url, region=server.region, access_key=server.access_key,
+                        secret_key=server.secret_key)
+    env = {"AWS_ENDPOINT_URL_S3": server.endpoint_url, "AWS_ACCESS_KEY_ID": server.access_key,
+           "AWS_SECRET_ACCESS_KEY": server.secret_key, "AWS_REGION": server.region}
+    return Backend(kind, storage, url, env, server)
