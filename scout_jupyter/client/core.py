@@ -1,0 +1,374 @@
+"""The :class:`Client`: manifest (with TTL and offline fallback), verified cached loads, publish.
+
+Only the manifest expires (``manifest_ttl``, 900 s); data files are immutable and cached by
+their sha256. A warm load reads the parsed copy (Arrow IPC, memory-mapped) and never touches
+the network. Verification of cached files: by default the file's content-addressed name (the
+hash of record, given only after the streaming sha256 matched the manifest at download time)
+plus its size against the manifest; ``verify="full"`` re-hashes the cached CSV and re-parses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+from ..cache import Cache, source_id
+from ..clock import SYSTEM_CLOCK, Clock, isoformat_z
+from ..errors import ConfigError, DatasetNotFound, InvalidTTL, ManifestInvalid, StorageError, StorageUnavailable
+from ..manifest import DATE_RE, DatasetEntry, Manifest, validate_dataset_id
+from ..schema import TableSchema
+from ..storage.retry import RetryPolicy
+from . import frames
+from .download import Downloader
+from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
+from .transport import Grant
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MANIFEST_TTL = 900.0
+DEFAULT_SIGN_TTL = 300
+VERIFY_MODES = ("size", "full")
+DATASET_COLUMNS = ["id", "layer", "name", "description", "date", "row_count", "size_bytes", "last_modified",
+                   "update_frequency", "freshness", "schema_version"]
+
+
+class OfflineWarning(UserWarning):
+    """The server or store is unreachable: working from the cached manifest and files."""
+
+
+class _StaleManifest(Exception):
+    """The server signed a newer version than our manifest names."""
+
+
+@dataclass(frozen=True)
+class _Version:
+    """What one load reads: a manifest entry, and the ``date`` asked for (None = latest)."""
+
+    entry: DatasetEntry
+    date: str | None = None
+    grant: Grant | None = None  # already signed while resolving an older date (proxy mode)
+
+
+class Client:
+    """A connection to Scout: through the Jupyter server (proxy) or straight to a store (direct)."""
+
+    def __init__(self, transport: Any, *, cache: Cache | None = None, clock: Clock | None = None,
+                 retry: RetryPolicy | None = None, manifest_ttl: float = DEFAULT_MANIFEST_TTL,
+                 sign_ttl: int = DEFAULT_SIGN_TTL, progress: bool | None = None, offline_recheck: float = 60.0,
+                 publish_config: str | None = None):
+        self.transport = transport
+        self.clock = clock or SYSTEM_CLOCK
+        self.cache = cache or Cache(clock=self.clock)
+        self.retry = retry or RetryPolicy(sleep=self.clock.sleep)
+        self.manifest_ttl = float(manifest_ttl)
+        self.sign_ttl = int(sign_ttl)
+        self.offline_recheck = offline_recheck
+        self.publish_config = publish_config
+        self.source = source_id(transport.origin)
+        self._downloader = Downloader(self.cache, transport, retry=self.retry, clock=self.clock, progress=progress)
+        self._lock = threading.RLock()
+        self._manifest: Manifest | None = None
+        self._manifest_bytes = b""
+        self._etag: str | None = None
+        self._fetched_at = self._stored_at = -math.inf
+        self._offline_until = -math.inf
+        self._offline_reason = ""
+        self.offline = False
+
+    def __repr__(self) -> str:
+        return f"<scout Client {self.mode} {self.transport.origin}>"
+
+    @property
+    def mode(self) -> str:
+        return self.transport.mode
+
+    # --- manifest ---------------------------------------------------------------------------
+    def manifest(self, refresh: bool = False) -> Manifest:
+        """The current manifest: from memory within ``manifest_ttl``, else fetched (revalidated
+        with the ETag of the copy on disk). Unreachable server/store: the last one fetched, by
+        this or an earlier process, with a warning."""
+        with self._lock:
+            now = self.clock.time()
+            if self._manifest is None:
+                self._load_stored()
+            if self._manifest is not None and not refresh and (
+                    now - self._fetched_at < self.manifest_ttl or now < self._offline_until):
+                return self._manifest
+            try:
+                data, etag = self.transport.fetch_manifest(self._etag if self._manifest is not None else None)
+            except StorageUnavailable as exc:
+                return self._go_offline(exc, now)
+            if data is not None:
+                self._manifest, self._manifest_bytes, self._etag = Manifest.from_bytes(data), data, etag
+            self._fetched_at = self._stored_at = now
+            self._offline_until, self.offline = -math.inf, False
+            self._store()
+            return self._manifest
+
+    def _load_stored(self) -> None:
+        stored = self.cache.load_manifest(self.source)
+        if stored is None:
+            return
+        try:
+            manifest = Manifest.from_bytes(stored.data)
+        except ManifestInvalid as exc:
+            log.warning("Ignoring the cached manifest: %s", exc.message)
+            return
+        # kept for revalidation (ETag) and offline use; a new process still asks the server first
+        self._manifest, self._manifest_bytes = manifest, stored.data
+        self._etag, self._stored_at = stored.etag, stored.fetched_at
+
+    def _store(self) -> None:
+        try:
+            self.cache.save_manifest(self.source, self._manifest_bytes, etag=self._etag, fetched_at=self._fetched_at)
+        except OSError as exc:
+            log.warning("Could not store the manifest in the cache: %s", exc)
+
+    def _go_offline(self, exc: StorageUnavailable, now: float) -> Manifest:
+        if self._manifest is None:
+            raise StorageUnavailable(f"{exc.message} (and no cached manifest to work offline)") from None
+        if not self.offline:
+            fetched = self._fetched_at if self._fetched_at > -math.inf else self._stored_at
+            when = isoformat_z(pd.Timestamp(fetched, unit="s", tz="UTC").to_pydatetime())
+            warnings.warn(f"Scout is offline ({exc.message}); using the manifest cached at {when}: "
+                          "cached datasets still load", OfflineWarning, stacklevel=4)
+        self.offline, self._offline_until, self._offline_reason = True, now + self.offline_recheck, exc.message
+        return self._manifest
+
+    def invalidate(self) -> None:
+        """Forget the manifest's age: the next call fetches it again."""
+        with self._lock:
+            self._fetched_at = -math.inf
+
+    # --- catalogue ----------------------------------------------------------------------------
+    def entry(self, dataset_id: str) -> DatasetEntry:
+        """The manifest entry; a miss refreshes the manifest once (a new dataset may be out)."""
+        validate_dataset_id(dataset_id)
+        fetched_before = self._fetched_at
+        manifest = self.manifest()
+        if dataset_id not in manifest and self._fetched_at == fetched_before and not self.offline:
+            manifest = self.manifest(refresh=True)
+        return manifest.get(dataset_id)
+
+    def datasets(self) -> pd.DataFrame:
+        """One row per dataset, with its freshness."""
+        now = self.clock.now()
+        rows = [{"id": e.id, "layer": e.layer, "name": e.name, "description": e.description, "date": e.date,
+                 "row_count": e.row_count, "size_bytes": e.size_bytes, "last_modified": e.last_modified,
+                 "update_frequency": e.update_frequency, "freshness": e.freshness(now),
+                 "schema_version": e.schema_version} for e in self.manifest()]
+        return pd.DataFrame(rows, columns=DATASET_COLUMNS)
+
+    def info(self, dataset_id: str) -> dict[str, Any]:
+        """The manifest entry as a dict, with ``id``, ``freshness`` and ``cached``."""
+        entry = self.entry(dataset_id)
+        return {"id": entry.id, **entry.to_json(), "freshness": entry.freshness(self.clock.now()),
+                "cached": self.is_cached(entry)}
+
+    def is_cached(self, entry: DatasetEntry) -> bool:
+        fp = frames.schema_fingerprint(frames.entry_schema(entry))
+        return (self.cache.parsed_path(entry.sha256, fp).exists()
+                or self.cache.object_path(entry.sha256, "csv").exists())
+
+    def status(self) -> pd.DataFrame:
+        """Freshness and local cache state of every dataset."""
+        table = self.datasets()
+        manifest = self.manifest()
+        table["cached"] = [self.is_cached(manifest.get(i)) for i in table["id"]]
+        return table[["id", "date", "last_modified", "update_frequency", "freshness", "row_count", "cached"]]
+
+    # --- loading ------------------------------------------------------------------------------
+    def load(self, dataset_id: str, columns: Sequence[str] | None = None, limit: int | None = None,
+             date: str | None = None, verify: str = "size") -> pd.DataFrame:
+        """The dataset as a DataFrame with the manifest schema's dtypes and provenance in
+        ``df.attrs["scout"]``. ``columns``/``limit`` read only what they need; ``date`` loads
+        the version of that day."""
+        if verify not in VERIFY_MODES:
+            raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify!r}")
+        frames.check_limit(limit)
+        try:
+            return self._load_once(dataset_id, columns, limit, date, verify)
+        except _StaleManifest:
+            self.manifest(refresh=True)
+            return self._load_once(dataset_id, columns, limit, date, verify)
+
+    def _load_once(self, dataset_id: str, columns: Any, limit: int | None, date: str | None,
+                   verify: str) -> pd.DataFrame:
+        version = self._resolve(dataset_id, date)
+        entry = version.entry
+        schema = frames.entry_schema(entry)
+        wanted = frames.check_columns(schema, columns)
+        frame, source, fmt = self._frame(version, schema, wanted, limit, verify)
+        frame.attrs["scout"] = {"id": entry.id, "date": entry.date, "sha256": entry.sha256,
+                                "schema_version": entry.schema_version, "source": source, "format": fmt,
+                                "origin": self.transport.origin}
+        return frame
+
+    def _frame(self, version: _Version, schema: TableSchema | None, columns: list[str] | None,
+               limit: int | None, verify: str) -> tuple[pd.DataFrame, str, str]:
+        entry = version.entry
+        fp = frames.schema_fingerprint(schema)
+        if verify != "full":
+            hit = self.cache.read_frame(entry.sha256, fp, source_size=entry.size_bytes, columns=columns, limit=limit)
+            if hit is not None:
+                return hit, "cache", "csv"
+        partial = columns is not None or limit is not None
+        if partial and schema is not None and entry.latest_parquet and entry.parquet_sha256:
+            path, source = self._object(version, "parquet", verify)
+            return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
+        path, source = self._object(version, "csv", verify)
+        if schema is None:
+            schema = frames.infer_csv_schema(path)
+            frames.check_columns(schema, columns)
+        whole = frames.parse(path, "csv", schema)
+        self._keep_parsed(entry, fp, whole, path)
+        return frames.select(whole, columns, limit), source, "csv"
+
+    def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> None:
+        try:
+            parsed = self.cache.write_frame(entry.sha256, fp, frame, source_size=entry.size_bytes)
+            self.cache.evict(keep=[raw, parsed])
+        except OSError as exc:  # a full disk must not fail a load that already succeeded
+            log.warning("Could not keep the parsed copy of %s: %s", entry.id, exc)
+
+    def _resolve(self, dataset_id: str, date: str | None) -> _Version:
+        current = self.entry(dataset_id)
+        if date is None or date == current.date:
+            return _Version(current)
+        if not isinstance(date, str) or not DATE_RE.match(date):
+            raise ConfigError(f"Invalid date {date!r}: expected YYYY-MM-DD")
+        if self.mode == "direct":
+            return _Version(self._snapshot_entry(current, date), date)
+        grant = self.transport.grant(current, "csv", ttl=self.sign_ttl, date=date)
+        extra = dict(grant.extra or {})
+        entry = replace(current, date=date, sha256=grant.sha256, size_bytes=grant.size_bytes,
+                        row_count=grant.row_count if grant.row_count is not None else current.row_count,
+                        last_modified=grant.last_updated or current.last_modified,
+                        latest_csv=extra.get("latest_csv") or current.latest_csv.replace(current.date, date),
+                        schema=extra.get("schema") or current.schema,
+                        schema_version=extra.get("schema_version") or current.schema_version,
+                        latest_parquet=None, parquet_sha256=None, parquet_size_bytes=None)
+        return _Version(entry, date, grant)
+
+    def _snapshot_entry(self, current: DatasetEntry, date: str) -> DatasetEntry:
+        """Direct mode: the entry of ``date`` from the snapshot manifests, newest first."""
+        for name in self.transport.snapshot_names():
+            data = self.cache.load_snapshot(self.source, name)
+            if data is None:
+                data = self.transport.read_snapshot(name)
+                self.cache.save_snapshot(self.source, name, data)
+            entry = Manifest.from_bytes(data).datasets.get(current.id)
+            if entry is not None and entry.date == date:
+                return entry
+            if entry is not None and entry.date < date:
+                break
+        raise DatasetNotFound(current.id, message=f"Dataset not found: {current.id} dated {date} "
+                                                  f"(the latest is {current.date})")
+
+    def _object(self, version: _Version, fmt: str, verify: str) -> tuple[Path, str]:
+        """The verified local file of ``version`` in ``fmt``, downloading it when not cached."""
+        entry = version.entry
+        sha, size = ((entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet"
+                     else (entry.sha256, entry.size_bytes))
+        hit = self.cache.get_object(sha, fmt, size, full=verify == "full")
+        if hit is not None:
+            return hit, "cache"
+        label = entry.id if fmt == "csv" else f"{entry.id} (parquet)"
+        try:
+            if self.offline and self.clock.time() < self._offline_until:
+                raise StorageUnavailable(self._offline_reason)
+            grant = version.grant if fmt == "csv" and version.grant is not None else self._grant(version, fmt)
+            path = self._downloader.fetch(grant, lambda: self._grant(version, fmt), label)
+        except StorageUnavailable as exc:
+            raise StorageUnavailable(f"{entry.id} is not in the local cache and cannot be downloaded: "
+                                     f"{exc.message}") from None
+        self.cache.evict(keep=[path])
+        return path, "download"
+
+    def _grant(self, version: _Version, fmt: str) -> Grant:
+        entry = version.entry
+        grant = self.transport.grant(entry, fmt, ttl=self.sign_ttl, date=version.date)
+        expected = entry.parquet_sha256 if fmt == "parquet" else entry.sha256
+        if grant.sha256 != expected:
+            if version.date is None:
+                raise _StaleManifest(entry.id)
+            raise StorageError(f"The server's {entry.id} dated {version.date} does not match what it "
+                               "announced; load it again")
+        return grant
+
+    def load_raw(self, dataset_id: str, date: str | None = None) -> bytes:
+        """The CSV's bytes, verified against the manifest."""
+        return self.path(dataset_id, date=date).read_bytes()
+
+    def path(self, dataset_id: str, *, date: str | None = None, fmt: str = "csv") -> Path:
+        """The verified cached file (downloaded if needed): for fsspec and other readers."""
+        if fmt not in ("csv", "parquet"):
+            raise ConfigError(f"format must be csv or parquet, got {fmt!r}")
+        try:
+            return self._path_once(dataset_id, date, fmt)
+        except _StaleManifest:
+            self.manifest(refresh=True)
+            return self._path_once(dataset_id, date, fmt)
+
+    def _path_once(self, dataset_id: str, date: str | None, fmt: str) -> Path:
+        version = self._resolve(dataset_id, date)
+        if fmt == "parquet" and not version.entry.parquet_sha256:
+            raise ConfigError(f"{dataset_id} has no Parquet copy")
+        return self._object(version, fmt, "size")[0]
+
+    def signed_url(self, dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
+        """A time-limited URL of the dataset's file (anyone holding it can download until expiry)."""
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+            raise InvalidTTL(f"TTL must be a positive whole number of seconds, got {ttl!r}")
+        version = self._resolve(dataset_id, date)
+        return self.transport.signed_url(version.entry, fmt, ttl=ttl, date=version.date)
+
+    # --- publishing and analytics -------------------------------------------------------------
+    def publish(self, datasets: Sequence[str] | None = None, *, wait: bool = True,
+                on_progress: ProgressFn | None = None, poll_interval: float = 1.0,
+                config: str | None = None) -> JobStatus:
+        """Publish (all datasets when None): through the server's job, or in-process in direct
+        mode. Waits for the end unless ``wait=False``; ``on_progress`` sees each status."""
+        ids = [validate_dataset_id(d) for d in datasets] if datasets is not None else None
+        if self.mode == "direct":
+            status = publish_in_process(self.transport.storage, config or self.publish_config, ids,
+                                        clock=self.clock, on_progress=on_progress)
+        else:
+            job_id = self.transport.start_publish(ids)
+            fetch: Callable[[], JobStatus] = lambda: JobStatus.from_json(self.transport.job(job_id))  # noqa: E731
+            if not wait:
+                return fetch()
+            status = wait_for_job(fetch, sleep=self.clock.sleep, interval=poll_interval, on_progress=on_progress)
+        self.invalidate()
+        return status
+
+    def job(self, job_id: str) -> JobStatus:
+        if self.mode == "direct":
+            raise ConfigError("Publish jobs live on the Jupyter server; direct-mode publishes run in-process")
+        return JobStatus.from_json(self.transport.job(job_id))
+
+    def analytics(self, days: int = 7) -> pd.DataFrame:
+        """Per day and dataset: total_requests, unique_users, success_rate_percent, bytes_served."""
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError(f"days must be a positive whole number, got {days!r}")
+        if self.mode == "direct":
+            raise ConfigError("Access analytics come from the Jupyter server's access log: "
+                              "connect through the server (SCOUT_API_URL)")
+        return pd.DataFrame(self.transport.analytics(days))
+
+    def browse(self) -> pd.DataFrame:
+        """The catalogue with freshness (the notebook widgets render it richer)."""
+        return self.datasets()
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+__all__ = ["Client", "OfflineWarning"]

@@ -1,0 +1,73 @@
+"""From a verified file to a DataFrame: the manifest's schema, the parsed-copy key, selections."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from .. import csvio
+from ..errors import SchemaError
+from ..manifest import DatasetEntry
+from ..schema import TableSchema, infer_schema
+
+#: the parsed copy of a CSV read with an inferred schema (old manifests without one)
+INFERRED = "inferred"
+
+
+def entry_schema(entry: DatasetEntry) -> TableSchema | None:
+    return TableSchema.from_json(entry.schema) if entry.schema else None
+
+
+def schema_fingerprint(schema: TableSchema | None) -> str:
+    """Part of a parsed copy's name: the same bytes parsed with another schema are another frame."""
+    if schema is None:
+        return INFERRED
+    text = json.dumps(schema.to_json(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def infer_csv_schema(path: Path) -> TableSchema:
+    """The schema of a CSV from a publisher that wrote none: every cell read as text, then the
+    publisher's own inference rules (leading zeros stay strings)."""
+    text = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    return infer_schema(text)
+
+
+def check_columns(schema: TableSchema | None, columns: Sequence[str] | None) -> list[str] | None:
+    """``columns`` as a list, or SchemaError naming the unknown ones and listing the available."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    columns = list(columns)
+    if schema is not None:
+        schema.select(columns)
+    return columns
+
+
+def check_limit(limit: int | None) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise SchemaError(f"limit must be a non-negative integer, got {limit!r}")
+    return limit
+
+
+def select(frame: pd.DataFrame, columns: list[str] | None, limit: int | None) -> pd.DataFrame:
+    """What ``csvio.read_csv(columns=…, limit=…)`` would give, from the whole frame."""
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise SchemaError(f"Unknown column(s): {', '.join(missing)} (columns: {', '.join(frame.columns)})")
+        frame = frame[columns]
+    if limit is not None:
+        frame = frame.iloc[:limit]
+    return frame
+
+
+def parse(path: Path, fmt: str, schema: TableSchema, columns: list[str] | None = None,
+          limit: int | None = None) -> pd.DataFrame:
+    reader = csvio.read_parquet if fmt == "parquet" else csvio.read_csv
+    return reader(path, schema, columns=columns, limit=limit)
