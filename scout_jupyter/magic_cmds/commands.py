@@ -1,0 +1,69 @@
+"""One small function per ``%scout`` subcommand: ``fn(ctx, args) -> value shown in the cell``."""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+
+from . import render
+
+
+@dataclass
+class Context:
+    shell: Any
+    client: Any
+
+
+def load(ctx: Context, args: Any) -> Any:
+    name = args.as_name or args.dataset.rpartition("/")[2]
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(f"%scout load: --as needs a Python variable name, got {name!r}")
+    frame = ctx.client.load(args.dataset, columns=args.columns, limit=args.limit, date=args.date,
+                            verify=args.verify)
+    ctx.shell.user_ns[name] = frame
+    render.say(render.loaded(name, frame))
+    return frame
+
+
+def ls(ctx: Context, args: Any) -> Any:
+    table = ctx.client.datasets()
+    if args.layer:
+        table = table[table["layer"] == args.layer]
+    return render.catalogue(table[["id", "description", "date", "row_count", "update_frequency", "freshness"]])
+
+
+def info(ctx: Context, args: Any) -> None:
+    render.say(render.info(ctx.client.info(args.dataset)))
+
+
+def url(ctx: Context, args: Any) -> str:
+    return ctx.client.signed_url(args.dataset, args.ttl, date=args.date, fmt=args.fmt)
+
+
+def browse(ctx: Context, args: Any) -> Any:
+    return render.catalogue(ctx.client.browse())
+
+
+def status(ctx: Context, args: Any) -> Any:
+    return render.status(ctx.client.status())
+
+
+def publish(ctx: Context, args: Any) -> None:
+    """Prints each new job status (one line) until the job ends."""
+    final = ctx.client.publish(args.datasets or None, wait=not args.no_wait,
+                               on_progress=lambda status: render.say(status.summary()))
+    if args.no_wait:
+        render.say(final.summary())
+
+
+def analytics(ctx: Context, args: Any) -> Any:
+    return render.analytics(ctx.client.analytics(args.days))
+
+
+COMMANDS: dict[str, Callable[[Context, Any], Any]] = {
+    "load": load, "ls": ls, "info": info, "url": url, "browse": browse, "status": status,
+    "publish": publish, "analytics": analytics,
+}
