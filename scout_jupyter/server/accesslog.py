@@ -1,0 +1,351 @@
+"""The access log: one row per request to the dataset routes and per signed download.
+
+SQLAlchemy Core over SQLite (WAL; the default, in the Jupyter data dir) or any other database
+URL (PostgreSQL, where the table and view live in the schema ``scout``). One background thread
+writes rows in batches (group commit): a batch is committed when ``batch_size`` rows are queued,
+after ``flush_interval`` seconds, or at once when a caller waits for durability.
+``await log.write_durable(row)`` resolves only after the transaction holding its row committed,
+and raises :class:`AccessLogUnavailable` when it did not — the signing route fails closed on it.
+
+Rows never hold a URL, signature, token or key: the columns are the whole record, and every
+free-text value is escaped (control and invisible characters as ``\\uXXXX``) and truncated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool, StaticPool
+
+from ..errors import AccessLogUnavailable
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("manifest", "list", "info", "sign", "download", "publish", "deny")
+TABLE_NAME = "dataset_access_log"
+VIEW_NAME = "dataset_access_analytics"
+POSTGRES_SCHEMA = "scout"
+TEXT_LIMIT = 256
+_STOP = object()
+
+Notify = Callable[[str | None], None]
+
+
+def escape_text(value: object, limit: int = TEXT_LIMIT) -> str | None:
+    """Untrusted text made safe for one log column: backslashes, control and other
+    non-printable characters (CR, LF, NUL, RTL marks, …) escaped, then truncated."""
+    if value is None:
+        return None
+    text = str(value)[:limit]
+    out = "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii")
+                  for c in text)
+    return out[:limit]
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """One access-log record. Escaping happens when the row is stored (off the event loop)."""
+
+    action: str
+    status: int
+    accessed_at: datetime
+    user: str | None = None
+    dataset_id: str | None = None
+    error_code: str | None = None
+    bytes: int | None = None
+    duration_ms: float | None = None
+    client_addr: str | None = None
+    user_agent: str | None = None
+    ttl: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"Unknown access-log action {self.action!r}")
+
+    def to_db(self) -> dict[str, Any]:
+        when = self.accessed_at.astimezone(timezone.utc).replace(tzinfo=None)
+        return {
+            "accessed_at": when,
+            "user": escape_text(self.user),
+            "dataset_id": escape_text(self.dataset_id),
+            "action": self.action,
+            "status": int(self.status),
+            "error_code": escape_text(self.error_code, 64),
+            "bytes": self.bytes,
+            "duration_ms": None if self.duration_ms is None else round(float(self.duration_ms), 3),
+            "client_addr": escape_text(self.client_addr, 64),
+            "user_agent": escape_text(self.user_agent),
+            "ttl": self.ttl,
+        }
+
+
+def build_table(metadata: sa.MetaData) -> sa.Table:
+    actions = ", ".join(f"'{a}'" for a in ACTIONS)
+    return sa.Table(
+        TABLE_NAME, metadata,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("accessed_at", sa.DateTime, nullable=False),  # UTC
+        sa.Column("user", sa.String(TEXT_LIMIT)),
+        sa.Column("dataset_id", sa.String(TEXT_LIMIT)),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("status", sa.SmallInteger, nullable=False),
+        sa.Column("error_code", sa.String(64)),
+        sa.Column("bytes", sa.BigInteger),
+        sa.Column("duration_ms", sa.Float),
+        sa.Column("client_addr", sa.String(64)),
+        sa.Column("user_agent", sa.String(TEXT_LIMIT)),
+        sa.Column("ttl", sa.Integer),
+        sa.CheckConstraint(f"action IN ({actions})", name="ck_dataset_access_log_action"),
+        sa.Index("ix_dataset_access_log_accessed_at", "accessed_at"),
+        sa.Index("ix_dataset_access_log_dataset", "dataset_id", "accessed_at"),
+    )
+
+
+def view_sql(dialect: str, schema: str | None) -> str:
+    """The ``dataset_access_analytics`` view: per UTC day and dataset."""
+    qualify = (lambda name: f"{schema}.{name}") if schema else (lambda name: name)
+    day = "date(accessed_at)" if dialect == "sqlite" else "CAST(accessed_at AS DATE)"
+    return (
+        f"CREATE VIEW {qualify(VIEW_NAME)} AS\n"
+        f"SELECT {day} AS access_date, dataset_id,\n"
+        "       COUNT(*) AS total_requests,\n"
+        '       COUNT(DISTINCT "user") AS unique_users,\n'
+        "       ROUND(100.0 * SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END) / COUNT(*), 2)"
+        " AS success_rate_percent,\n"
+        "       SUM(CASE WHEN action = 'download' AND status < 400 THEN COALESCE(bytes, 0) ELSE 0 END)"
+        " AS bytes_served\n"
+        f"FROM {qualify(TABLE_NAME)}\n"
+        "WHERE dataset_id IS NOT NULL\n"
+        f"GROUP BY {day}, dataset_id"
+    )
+
+
+def make_engine(url: str, *, busy_timeout: float = 5.0) -> Engine:
+    """An engine for the log. File SQLite opens a fresh connection per batch (NullPool), so a
+    database file removed under the server fails loudly instead of writing to a deleted inode."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        if not parsed.query.get("uri"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, poolclass=NullPool)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DBAPI objects
+        cursor = dbapi_conn.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+        finally:
+            cursor.close()
+
+    return engine
+
+
+def _describe(exc: BaseException) -> str:
+    """The first line of a database error (never the URL: SQLAlchemy does not put it there)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"[:300]
+
+
+class AccessLog:
+    """The access log of one server. ``start()`` prepares the schema and the writer thread."""
+
+    def __init__(self, url: str, *, batch_size: int = 500, flush_interval: float = 0.05,
+                 busy_timeout: float = 5.0):
+        self.engine = make_engine(url, busy_timeout=busy_timeout)
+        self.dialect = self.engine.dialect.name
+        self.schema = POSTGRES_SCHEMA if self.dialect == "postgresql" else None
+        self.metadata = sa.MetaData(schema=self.schema)
+        self.table = build_table(self.metadata)
+        self.batch_size = max(1, int(batch_size))
+        self.flush_interval = max(0.0, float(flush_interval))
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._schema_ready = False
+        self._closed = False
+
+    @property
+    def description(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def start(self) -> "AccessLog":
+        try:
+            self.ensure_schema()
+        except AccessLogUnavailable as exc:
+            log.error("Access log %s is unavailable at start (%s); signing will answer 503 until it "
+                      "recovers", self.description, exc.message)
+        self._thread = threading.Thread(target=self._run, name="scout-access-log", daemon=True)
+        self._thread.start()
+        return self
+
+    def ensure_schema(self) -> None:
+        """Create the table, its indexes and the analytics view where missing."""
+        if self._schema_ready:
+            return
+        try:
+            with self.engine.begin() as conn:
+                if self.schema:
+                    conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+                self.metadata.create_all(conn, checkfirst=True)
+                if VIEW_NAME not in sa.inspect(conn).get_view_names(schema=self.schema):
+                    conn.exec_driver_sql(view_sql(self.dialect, self.schema))
+        except (SQLAlchemyError, OSError) as exc:
+            raise AccessLogUnavailable(f"Access log unavailable ({_describe(exc)})") from None
+        self._schema_ready = True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, stop the writer and release connections."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        self.engine.dispose()
+
+    # --- writing ------------------------------------------------------------------------
+    def write(self, row: AccessRow) -> None:
+        """Queue a row; it is committed with the next batch (failures go to the server log)."""
+        if self._closed:
+            log.warning("Access log closed; dropped a %s row", row.action)
+            return
+        self._queue.put((row, None))
+
+    async def write_durable(self, row: AccessRow) -> None:
+        """Queue a row and return once it is committed; AccessLogUnavailable otherwise."""
+        if self._closed or self._thread is None:
+            raise AccessLogUnavailable("Access log is not running; request refused")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+
+        def notify(error: str | None) -> None:
+            try:
+                loop.call_soon_threadsafe(_settle, future, error)
+            except RuntimeError:  # the loop is gone; nobody is waiting any more
+                pass
+
+        self._queue.put((row, notify))
+        await future
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Block until every row queued before this call has been handled (tests, shutdown)."""
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        done = threading.Event()
+        self._queue.put((None, lambda _error: done.set()))
+        return done.wait(timeout)
+
+    # --- the writer thread --------------------------------------------------------------
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch, stop = self._collect(first)
+            self._commit(batch)
+
+    def _collect(self, first: tuple) -> tuple[list[tuple], bool]:
+        """``first`` plus whatever else is queued, up to batch_size; wait up to flush_interval
+        for more only while nobody in the batch is waiting for durability."""
+        batch = [first]
+        deadline = None
+        while len(batch) < self.batch_size:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                if any(notify is not None for _row, notify in batch):
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + self.flush_interval
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _commit(self, batch: list[tuple]) -> None:
+        rows = [row.to_db() for row, _notify in batch if row is not None]
+        error = None
+        if rows:
+            try:
+                self.ensure_schema()
+                with self.engine.begin() as conn:
+                    conn.execute(self.table.insert(), rows)
+            except AccessLogUnavailable as exc:
+                error = exc.message
+            except Exception as exc:  # noqa: BLE001 - every failure must reach the waiters
+                error = f"Access log unavailable ({_describe(exc)})"
+            if error:
+                log.error("Access log: %d row(s) not written: %s", len(rows), error)
+        for _row, notify in batch:
+            if notify is not None:
+                notify(error)
+
+    # --- reading ------------------------------------------------------------------------
+    def analytics(self, since: date) -> list[dict[str, Any]]:
+        """Rows of the analytics view from ``since`` (a UTC day) on, newest day first."""
+        view = sa.table(
+            VIEW_NAME,
+            sa.column("access_date", sa.Date), sa.column("dataset_id", sa.String),
+            sa.column("total_requests", sa.Integer), sa.column("unique_users", sa.Integer),
+            sa.column("success_rate_percent", sa.Float), sa.column("bytes_served", sa.BigInteger),
+            schema=self.schema,
+        )
+        stmt = (sa.select(view).where(view.c.access_date >= since)
+                .order_by(view.c.access_date.desc(), view.c.dataset_id))
+        try:
+            self.ensure_schema()
+            with self.engine.connect() as conn:
+                found = conn.execute(stmt).mappings().all()
+        except AccessLogUnavailable:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            raise AccessLogUnavailable(f"Access log unavailable ({_describe(exc)})") from None
+        return [_analytics_row(r) for r in found]
+
+
+def _analytics_row(r: Any) -> dict[str, Any]:
+    day = r["access_date"]
+    return {
+        "access_date": day.isoformat() if isinstance(day, date) else str(day),
+        "dataset_id": r["dataset_id"],
+        "total_requests": int(r["total_requests"]),
+        "unique_users": int(r["unique_users"]),
+        "success_rate_percent": float(r["success_rate_percent"]),
+        "bytes_served": int(r["bytes_served"] or 0),
+    }
+
+
+def _settle(future: asyncio.Future, error: str | None) -> None:
+    if future.done():
+        return
+    if error:
+        future.set_exception(AccessLogUnavailable(f"{error}; request refused"))
+    else:
+        future.set_result(None)
