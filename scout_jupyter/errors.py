@@ -73,6 +73,16 @@ class AccessLogUnavailable(ScoutError):
     code, status = "access_log_unavailable", 503
 
 
+class InvalidRequest(ScoutError):
+    """A malformed request parameter or body (format, date, days, JSON) for the server routes."""
+
+    code, status = "invalid_request", 400
+
+
+class JobNotFound(ScoutError):
+    code, status = "job_not_found", 404
+
+
 class ChecksumMismatch(ScoutError):
     code, status = "checksum_failed", 502
 

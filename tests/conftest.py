@@ -11,6 +11,8 @@ pytest_plugins: tuple[str, ...] = (
     "tests.fixtures.postgres",
     "tests.fixtures.s3server",
     "tests.fixtures.supabase",
+    "pytest_jupyter.jupyter_server",
+    "tests.fixtures.jupyter",
 )
 
 

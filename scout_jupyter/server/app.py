@@ -1,0 +1,182 @@
+"""``ScoutExtension``: the Jupyter server extension (``scout_jupyter``), also ``jupyter scout``.
+
+Settings are traits (``c.ScoutExtension.storage_url = …``); the ``SCOUT_*`` environment
+variables give their defaults. The extension opens the store and the access log, builds the
+:class:`~.service.ScoutService` the handlers call, and exports ``SCOUT_API_URL`` /
+``SCOUT_API_TOKEN`` once the server is listening so the kernels it starts find it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Any, Bool, Float, Int, TraitError, Unicode, default, validate
+
+from .. import settings
+from ..clock import SYSTEM_CLOCK, Clock
+from ..storage import DEFAULT_STORE, open_storage, storage_url_from_arg
+from ..storage.base import Storage
+from ..storage.local import KEY_FILE_NAME, load_or_create_key
+from .accesslog import AccessLog
+from .handlers import route_table
+from .jobs import ConfiguredPublisher, JobRunner
+from .ratelimit import RateLimiter, parse_limit
+from .service import HARD_MAX_TTL, ScoutService
+
+
+def _env_int(name: str, fallback: int) -> int:
+    value = settings.env(name)
+    if value is None:
+        return fallback
+    try:
+        return int(value)
+    except ValueError:
+        raise TraitError(f"{name} must be a whole number, got {value!r}") from None
+
+
+class ScoutExtension(ExtensionApp):
+    name = "scout_jupyter"
+    description = "Scout datasets for Jupyter: manifest, signed URLs, access log, rate limit, publish jobs."
+    extension_url = "/scout/api/datasets"
+    load_other_extensions = True
+
+    aliases = dict(ExtensionApp.aliases, **{
+        "storage-url": "ScoutExtension.storage_url",
+        "access-log-url": "ScoutExtension.access_log_url",
+        "rate-limit": "ScoutExtension.rate_limit",
+        "max-ttl": "ScoutExtension.max_ttl",
+        "publish-config": "ScoutExtension.publish_config",
+    })
+
+    storage_url = Unicode(help=f"""The store the datasets are in: file:///path, s3://bucket[/prefix] or
+        supabase://bucket (env {settings.STORAGE_URL}; default: the demo store {DEFAULT_STORE} under
+        the server's root dir).""").tag(config=True)
+    access_log_url = Unicode(help=f"""SQLAlchemy URL of the access log database (env {settings.ACCESS_LOG_URL};
+        default: SQLite in WAL mode in the Jupyter data dir).""").tag(config=True)
+    rate_limit = Unicode(help=f"""Per-user moving-window limit on signing requests, in the `limits`
+        notation such as 10/minute (env {settings.RATE_LIMIT}).""").tag(config=True)
+    max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
+        (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
+    publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
+        (env {settings.PUBLISH_CONFIG}). Without one, publish requests answer config_error.""").tag(config=True)
+    manifest_cache_ttl = Float(900.0, help="Seconds the manifest is served from cache before the store is re-read.",
+                               ).tag(config=True)
+    signing_key_file = Unicode(help=f"""File holding the HMAC key of local signed URLs (created 0600 on first
+        use; env {settings.SIGNING_KEY_FILE}; default {KEY_FILE_NAME} in the Jupyter data dir).""").tag(config=True)
+    namespace = Unicode("scout/v1", help="Folder of the manifests and data under the store's root.").tag(config=True)
+    export_env = Bool(True, help=f"""Export {settings.API_URL} and {settings.API_TOKEN} into the server's
+        environment once it listens, so kernels started by it find it. Turn off when kernels should use a
+        separate `jupyter scout` service.""").tag(config=True)
+    shared_token_user = Unicode(help="""Name recorded and rate-limited for requests authenticated with the
+        server's own token or password: Jupyter's default identity provider names each such request
+        anew, so they would otherwise escape the per-user limit. Default: the server's OS user.""").tag(config=True)
+    access_log_batch_size = Int(500, help="Access-log rows committed per transaction at most.").tag(config=True)
+    access_log_flush_interval = Float(0.05, help="""Seconds the access-log writer waits to batch rows nobody is
+        waiting for (signing rows are committed at once).""").tag(config=True)
+    clock = Any(None, allow_none=True, help="A Clock object (tests inject a FakeClock); default: the system clock."
+                ).tag(config=True)
+    publisher = Any(None, allow_none=True, help="""A callable publisher(datasets, on_progress) used instead of the
+        one built from publish_config (tests).""").tag(config=True)
+
+    @default("storage_url")
+    def _default_storage_url(self) -> str:
+        return settings.env(settings.STORAGE_URL) or (Path(self.serverapp.root_dir) / DEFAULT_STORE).as_uri()
+
+    @default("access_log_url")
+    def _default_access_log_url(self) -> str:
+        default_path = Path(jupyter_data_dir()) / "scout" / "access_log.sqlite"
+        return settings.env(settings.ACCESS_LOG_URL) or f"sqlite:///{default_path}"
+
+    @default("rate_limit")
+    def _default_rate_limit(self) -> str:
+        return settings.env(settings.RATE_LIMIT) or "10/minute"
+
+    @default("max_ttl")
+    def _default_max_ttl(self) -> int:
+        return _env_int(settings.MAX_TTL, 3600)
+
+    @default("publish_config")
+    def _default_publish_config(self) -> str:
+        return settings.env(settings.PUBLISH_CONFIG) or ""
+
+    @default("signing_key_file")
+    def _default_signing_key_file(self) -> str:
+        return settings.env(settings.SIGNING_KEY_FILE) or str(Path(jupyter_data_dir()) / KEY_FILE_NAME)
+
+    @default("shared_token_user")
+    def _default_shared_token_user(self) -> str:
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "jupyter"
+
+    @validate("max_ttl")
+    def _check_max_ttl(self, proposal) -> int:  # noqa: ANN001 - traitlets' Bunch
+        if not 1 <= proposal["value"] <= HARD_MAX_TTL:
+            raise TraitError(f"max_ttl must be between 1 and {HARD_MAX_TTL} seconds, got {proposal['value']}")
+        return proposal["value"]
+
+    @validate("rate_limit")
+    def _check_rate_limit(self, proposal) -> str:  # noqa: ANN001
+        parse_limit(proposal["value"])
+        return proposal["value"]
+
+    # --- wiring ---------------------------------------------------------------------------
+    def initialize_settings(self) -> None:
+        clock: Clock = self.clock or SYSTEM_CLOCK
+        storage = self._open_storage(clock)
+        access_log = AccessLog(self.access_log_url, batch_size=self.access_log_batch_size,
+                               flush_interval=self.access_log_flush_interval).start()
+        publisher = self.publisher or ConfiguredPublisher(self.publish_config or None, storage, clock=clock)
+        jobs = JobRunner(publisher, clock=clock, on_finished=lambda _job: self.service.publish_finished())
+        self.service = ScoutService(storage, access_log=access_log, rate_limiter=RateLimiter(self.rate_limit, clock),
+                                    jobs=jobs, clock=clock, max_ttl=self.max_ttl,
+                                    manifest_cache_ttl=self.manifest_cache_ttl, namespace=self.namespace)
+        self.settings.update(scout_service=self.service, scout_shared_token_user=self.shared_token_user)
+        self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s", _redacted(storage.url),
+                      access_log.description, self.rate_limit, self.max_ttl)
+
+    def _open_storage(self, clock: Clock) -> Storage:
+        url = storage_url_from_arg(self.storage_url)
+        if urlsplit(url).scheme == "file":
+            # create=False: starting Jupyter in a folder must not create an empty store there
+            return open_storage(url, clock=clock, create=False,
+                                signing_key=load_or_create_key(self.signing_key_file))
+        return open_storage(url, clock=clock)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(route_table())
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
+        # runs once the server is listening, so the port in connection_url is final
+        if self.export_env:
+            self.export_environment()
+
+    def export_environment(self) -> None:
+        """Put this server's URL and token where kernels it starts will find them."""
+        os.environ[settings.API_URL] = self.serverapp.connection_url
+        token = self.serverapp.identity_provider.token
+        if token and settings.env(settings.HUB_TOKEN) is None:  # under JupyterHub, clients use the hub token
+            os.environ[settings.API_TOKEN] = token
+        self.log.info("Scout: kernels will reach this server at %s", self.serverapp.connection_url)
+
+    async def stop_extension(self) -> None:
+        service = getattr(self, "service", None)
+        if service is not None:
+            service.access_log.close()
+            service.storage.close()
+
+
+def _redacted(url: str) -> str:
+    """A storage URL for the log: no user info, no query (it may hold keys)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+main = ScoutExtension.launch_instance
