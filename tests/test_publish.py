@@ -279,3 +279,24 @@ def test_source_errors_are_config_errors(config, storage, fake_clock, tmp_path):
     with pytest.raises(ConfigError, match="gold/nope is not defined"):
         publish(config, storage, clock=fake_clock, datasets=["gold/nope"])
     assert not storage.exists(latest_manifest_key())
+
+
+def test_unchanged_sqlite_source_is_not_queried_again(config, storage, fake_clock, monkeypatch):
+    first = publish(config, storage, clock=fake_clock)
+    entry = manifest_of(storage).get("gold/sales")
+    assert len(entry.extra["source_fingerprint"]) == 64
+    from scout_jupyter.publish import job
+
+    calls = []
+    monkeypatch.setattr(job, "export_dataset", lambda *a, **k: calls.append(a) or pytest.fail("exported"))
+    events = []
+    again = publish(config, storage, clock=fake_clock, on_progress=events.append)
+    assert calls == [] and again.bytes_uploaded == 0 and not again.manifest_changed
+    assert [(d.state, d.row_count, d.sha256) for d in again.datasets] == [
+        ("unchanged", d.row_count, d.sha256) for d in first.datasets]
+    assert {(e.step, e.state) for e in events if e.dataset} == {("export", "skipped"), ("upload", "skipped"),
+                                                               ("verify", "skipped")}
+    monkeypatch.undo()
+    forced = publish(config, storage, clock=fake_clock, force=True)  # runs the queries; still uploads nothing
+    assert forced.bytes_uploaded == 0 and [d.state for d in forced.datasets] == ["unchanged"] * 3
+    assert manifest_of(storage).get("gold/sales") == entry

@@ -1,0 +1,94 @@
+"""Source fingerprints: skip re-running a dataset's query when nothing it depends on changed.
+
+Re-publishing unchanged data must upload nothing (the sha256 comparison guarantees that), but
+finding out that the data is unchanged normally means running the query again. For a source
+whose state can be hashed cheaply, a file-based SQLite database, the publisher records in each
+manifest entry (extension field ``source_fingerprint``) a digest of everything the exported
+bytes depend on:
+
+* the database file's bytes (and its ``-wal`` file, if any),
+* the query text, or the callable's name and its module's source file,
+* ``guard_csv_formulas``, and the source of the modules that format the files (csvio, schema,
+  export) with the package version.
+
+When the digest equals the previous entry's and that entry's files are still in the store, the
+dataset is not exported again: its entry is kept as is. Anything else (a server database, a
+materialized dataset, ``force=True``) always runs the query. An unchanged export keeps the
+previous entry *including* its fingerprint, so an entry changes only when its data does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .. import __version__
+from .config import DatasetDefinition
+
+log = logging.getLogger(__name__)
+
+FIELD = "source_fingerprint"
+_CHUNK = 1 << 20
+
+
+def _file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_digest(url: str) -> str | None:
+    """A digest of a SQLite database file's current bytes; None for any other source."""
+    parsed = sa.engine.make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
+            or database.startswith("file:") or not os.path.isfile(database):
+        return None
+    parts = [_file_sha256(database)]
+    wal = database + "-wal"
+    if os.path.isfile(wal) and os.path.getsize(wal) > 0:
+        parts.append(_file_sha256(wal))
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """The package version and the source of the modules that decide the exported bytes."""
+    from .. import csvio, schema
+    from . import export
+
+    files = [Path(m.__file__) for m in (csvio, schema, export)]
+    return hashlib.sha256("/".join([__version__, *(_file_sha256(f) for f in files)]).encode()).hexdigest()
+
+
+def _module_digest(target: str) -> str | None:
+    module = target.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = spec.origin if spec else None
+    return _file_sha256(origin) if origin and os.path.isfile(origin) else None
+
+
+def dataset_fingerprint(definition: DatasetDefinition, source: str | None, *, guard_csv_formulas: bool) -> str | None:
+    """The dataset's fingerprint over ``source`` (a :func:`source_digest`), or None when it
+    cannot be trusted to stand for the data."""
+    if source is None or definition.materialize:
+        return None
+    parts = {"source": source, "query": definition.query, "callable": definition.callable,
+             "guard_csv_formulas": guard_csv_formulas, "code": code_digest()}
+    if definition.callable is not None:
+        parts["callable_source"] = _module_digest(definition.callable)
+        if parts["callable_source"] is None:
+            return None
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
