@@ -145,7 +145,7 @@ class TqdmReporter:
                 event.state == "failed" or (event.step == "verify" and event.finished)):
             self._finished.add(event.dataset)
             self._overall.update(1)
-        if event.state == "failed":
+        if event.state == "failed" and not self._disable:
             self._overall.write(f"{event.dataset or 'manifest'}: {event.error}", file=self._file)
 
     def _upload(self, event: ProgressEvent) -> None:
