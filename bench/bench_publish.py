@@ -1,0 +1,99 @@
+"""B7–B9 of PERFORMANCE.md: publishing the nine demo datasets into a local store.
+
+Each publish runs in a fresh child process, so its peak memory is its own: the figure is the
+peak RSS during the publish minus the RSS after the imports (``ru_maxrss`` and ``VmRSS``).
+B7 publishes scale 1 into an empty store; B8 re-publishes it unchanged (ratio against B7);
+B9 publishes scale 10 (scale 3 with ``--quick``) against scale 1, time and memory. Building
+the warehouses is not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rss_now_kb() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def child(warehouse: str, store: str) -> dict:
+    """Publish the demo datasets from ``warehouse`` into ``store``; runs in its own process."""
+    from scout_jupyter.demo import demo_config_path
+    from scout_jupyter.publish import load_config, publish
+    from scout_jupyter.storage import open_storage
+
+    config = load_config(demo_config_path(), source_url=f"sqlite:///{warehouse}")
+    storage = open_storage(store)
+    base = _rss_now_kb()
+    started = time.perf_counter()
+    result = publish(config, storage)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"seconds": seconds, "rss_base_mb": base / 1024, "rss_peak_mb": peak / 1024,
+            "publish_mb": (peak - base) / 1024, "bytes_uploaded": result.bytes_uploaded, "ok": result.ok,
+            "rows": sum(d.row_count or 0 for d in result.datasets)}
+
+
+def measure(warehouse: Path, store: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "bench.bench_publish", "--child", str(warehouse), str(store)],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def build(folder: Path, scale: float) -> Path:
+    from scout_jupyter.demo import build_warehouse
+
+    path = folder / f"warehouse-{scale:g}.sqlite"
+    build_warehouse(path, seed=42, scale=scale)
+    return path
+
+
+def run(quick: bool = True) -> dict:
+    big_scale = 3.0 if quick else 10.0
+    with tempfile.TemporaryDirectory(prefix="scout-bench-publish-") as tmp:
+        root = Path(tmp)
+        w1 = build(root, 1.0)
+        first = measure(w1, root / "store1")
+        again = measure(w1, root / "store1")
+        big = measure(build(root, big_scale), root / "store-big")
+    time_ratio, mem_ratio = big["seconds"] / first["seconds"], big["publish_mb"] / max(first["publish_mb"], 1.0)
+    label = f"scale {big_scale:g}"
+    return {
+        "B7": {"what": "publish all nine datasets at scale 1, local store", "value": first["seconds"], "unit": "s",
+               "target": "<= 5 s", "ok": first["seconds"] <= 5 and first["ok"],
+               "note": f"{first['rows']:,} rows; publish memory {first['publish_mb']:.0f} MB above "
+                       f"{first['rss_base_mb']:.0f} MB of imports"},
+        "B8": {"what": "re-publish unchanged", "value": again["seconds"], "unit": "s", "baseline": first["seconds"],
+               "ratio": again["seconds"] / first["seconds"], "target": "<= 0.2x, 0 bytes",
+               "ok": again["seconds"] <= 0.2 * first["seconds"] and again["bytes_uploaded"] == 0,
+               "note": f"{again['bytes_uploaded']} bytes uploaded"},
+        "B9": {"what": f"publish at {label} vs scale 1 (time)", "value": big["seconds"], "unit": "s",
+               "baseline": first["seconds"], "ratio": time_ratio, "target": "time <= 12x",
+               "ok": time_ratio <= 12 and big["ok"]},
+        "B9-mem": {"what": f"publish at {label} vs scale 1 (peak memory above imports)",
+                   "value": big["publish_mb"], "unit": "MB", "baseline": first["publish_mb"], "ratio": mem_ratio,
+                   "target": "<= 2x", "ok": mem_ratio <= 2,
+                   "note": f"{big['rows']:,} rows; peak RSS {big['rss_peak_mb']:.0f} MB vs "
+                           f"{first['rss_peak_mb']:.0f} MB"},
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        os.environ.setdefault("PYTHONHASHSEED", "0")
+        print(json.dumps(child(sys.argv[2], sys.argv[3])))
+    else:
+        print(json.dumps(run(quick="--full" not in sys.argv), indent=2, default=str))
