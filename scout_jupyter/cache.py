@@ -117,9 +117,9 @@ class PendingObject:
                                    f"{expected_size}, got {actual} ({self.size} bytes)")
 
     def commit(self) -> Path:
+        # No fsync: the cache can be refetched, and a file cut short by a crash fails the size
+        # check on its next use (and is removed); the rename alone keeps readers from torn files.
         self.check()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
         self._fh.close()
         target = self.cache.object_path(self.sha256, self.ext)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -227,13 +227,14 @@ class Cache:
         if limit is not None:
             table = table.slice(0, limit)
         self.touch(path)
-        return table.to_pandas()
+        return _to_frame(table)
 
     def write_frame(self, sha256: str, fingerprint: str, frame: pd.DataFrame, *, source_size: int) -> Path:
         """Store the parsed frame of ``sha256`` (atomically; concurrent writers are harmless)."""
         table = pa.Table.from_pandas(frame, preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta[_META_KEY] = json.dumps({"sha256": sha256, "size_bytes": source_size}).encode()
+        plain = all(_plain_dtype(dtype) for dtype in frame.dtypes)
+        meta[_META_KEY] = json.dumps({"sha256": sha256, "size_bytes": source_size, "plain": plain}).encode()
         table = table.replace_schema_metadata(meta)
         target = self.parsed_path(sha256, fingerprint)
         with self._atomic(target) as sink:
@@ -379,6 +380,29 @@ def _frame_matches(schema: pa.Schema, sha256: str, source_size: int | None) -> b
     except (KeyError, ValueError):
         return False
     return meta.get("sha256") == sha256 and (source_size is None or meta.get("size_bytes") == source_size)
+
+
+#: the dtypes of a loaded frame (string, Int64, boolean, float64, dates, UTC datetimes) come
+#: back from Arrow through this map alone, skipping pandas' slower metadata reconstruction
+_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
+                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def _plain_dtype(dtype: object) -> bool:
+    if isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)):
+        return True
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow" and dtype.na_value is pd.NA
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return str(dtype.tz) == "UTC"
+    return str(dtype) in ("float64", "datetime64[ms]", "datetime64[us]", "datetime64[ns]")
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+    if meta.get("plain"):
+        return table.replace_schema_metadata(None).to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+    return table.to_pandas()
 
 
 def _read_batches(reader: ipc.RecordBatchFileReader, limit: int | None) -> pa.Table:

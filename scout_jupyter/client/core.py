@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..cache import Cache, source_id
 from ..clock import SYSTEM_CLOCK, Clock, isoformat_z
-from ..errors import ConfigError, DatasetNotFound, InvalidTTL, ManifestInvalid, StorageError, StorageUnavailable
+from ..errors import (ConfigError, DatasetNotFound, InvalidTTL, ManifestInvalid, SchemaError, StorageError,
+                      StorageUnavailable)
 from ..manifest import DATE_RE, DatasetEntry, Manifest, validate_dataset_id
 from ..schema import TableSchema
 from ..storage.retry import RetryPolicy
@@ -54,6 +55,8 @@ class _Version:
     entry: DatasetEntry
     date: str | None = None
     grant: Grant | None = None  # already signed while resolving an older date (proxy mode)
+    #: the schema is today's, lent to an older version whose own the server does not send
+    schema_borrowed: bool = False
 
 
 class Client:
@@ -213,23 +216,41 @@ class Client:
 
     def _frame(self, version: _Version, schema: TableSchema | None, columns: list[str] | None,
                limit: int | None, verify: str) -> tuple[pd.DataFrame, str, str]:
+        """``(frame, source, format)``: the parsed copy when cached; else the Parquet copy when
+        the manifest has one (a fraction of the bytes, decoded without parsing text); else the CSV."""
         entry = version.entry
         fp = frames.schema_fingerprint(schema)
         if verify != "full":
             hit = self.cache.read_frame(entry.sha256, fp, source_size=entry.size_bytes, columns=columns, limit=limit)
             if hit is not None:
-                return hit, "cache", "csv"
+                return hit, "cache", "arrow"
         partial = columns is not None or limit is not None
-        if partial and schema is not None and entry.latest_parquet and entry.parquet_sha256:
+        if schema is not None and entry.latest_parquet and entry.parquet_sha256:
             path, source = self._object(version, "parquet", verify)
-            return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
-        path, source = self._object(version, "csv", verify)
-        if schema is None:
-            schema = frames.infer_csv_schema(path)
-            frames.check_columns(schema, columns)
-        whole = frames.parse(path, "csv", schema)
+            if partial:
+                self._evict(source, path)
+                return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
+            whole, fmt = frames.parse(path, "parquet", schema), "parquet"
+        else:
+            path, source = self._object(version, "csv", verify)
+            schema, fp, whole = self._parse_csv(version, schema, fp, columns, path)
+            fmt = "csv"
         self._keep_parsed(entry, fp, whole, path)
-        return frames.select(whole, columns, limit), source, "csv"
+        return frames.select(whole, columns, limit), source, fmt
+
+    @staticmethod
+    def _parse_csv(version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None,
+                   path: Path) -> tuple[TableSchema, str, pd.DataFrame]:
+        if schema is not None:
+            try:
+                return schema, fp, frames.parse(path, "csv", schema)
+            except SchemaError:
+                if not version.schema_borrowed:
+                    raise
+        # no schema in the manifest, or today's schema lent to an older version whose columns differ
+        schema = frames.infer_csv_schema(path)
+        frames.check_columns(schema, columns)
+        return schema, frames.INFERRED, frames.parse(path, "csv", schema)
 
     def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> None:
         try:
@@ -255,7 +276,7 @@ class Client:
                         schema=extra.get("schema") or current.schema,
                         schema_version=extra.get("schema_version") or current.schema_version,
                         latest_parquet=None, parquet_sha256=None, parquet_size_bytes=None)
-        return _Version(entry, date, grant)
+        return _Version(entry, date, grant, schema_borrowed="schema" not in extra)
 
     def _snapshot_entry(self, current: DatasetEntry, date: str) -> DatasetEntry:
         """Direct mode: the entry of ``date`` from the snapshot manifests, newest first."""
@@ -289,8 +310,12 @@ class Client:
         except StorageUnavailable as exc:
             raise StorageUnavailable(f"{entry.id} is not in the local cache and cannot be downloaded: "
                                      f"{exc.message}") from None
-        self.cache.evict(keep=[path])
         return path, "download"
+
+    def _evict(self, source: str, *keep: Path) -> None:
+        """After a download: keep the cache within its bound (sparing what is in use)."""
+        if source == "download":
+            self.cache.evict(keep=keep)
 
     def _grant(self, version: _Version, fmt: str) -> Grant:
         entry = version.entry
@@ -321,7 +346,9 @@ class Client:
         version = self._resolve(dataset_id, date)
         if fmt == "parquet" and not version.entry.parquet_sha256:
             raise ConfigError(f"{dataset_id} has no Parquet copy")
-        return self._object(version, fmt, "size")[0]
+        path, source = self._object(version, fmt, "size")
+        self._evict(source, path)
+        return path
 
     def signed_url(self, dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
         """A time-limited URL of the dataset's file (anyone holding it can download until expiry)."""

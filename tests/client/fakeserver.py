@@ -133,9 +133,7 @@ class FakeScoutServer:
         size = entry.parquet_size_bytes if fmt == "parquet" else entry.size_bytes
         _json(req, 200, {"signed_url": signed.url, "expires_at": signed.expires_at.isoformat(),
                          "dataset_info": {"row_count": entry.row_count, "size_bytes": size,
-                                          "last_updated": entry.last_modified, "sha256": sha,
-                                          "schema": entry.schema and dict(entry.schema),
-                                          "schema_version": entry.schema_version}})
+                                          "last_updated": entry.last_modified, "sha256": sha}})
 
     def _snapshot_entry(self, dataset_id: str, date: str):
         from scout_jupyter.errors import DatasetNotFound

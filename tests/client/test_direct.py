@@ -61,8 +61,11 @@ def test_columns_and_limit_read_the_parquet_copy_when_cold(direct_client, small_
     assert part["store_code"].tolist() == ["0042", "0107"]
     assert [p.endswith(".parquet") for p in cached_files(direct_client)] == [True]  # no CSV downloaded
     full = direct_client.load(TXN)
+    assert full.attrs["scout"]["format"] == "parquet"  # full loads prefer the Parquet copy too
+    assert [p.endswith(".parquet") for p in cached_files(direct_client)] == [True]
+    pd.testing.assert_frame_equal(full, direct_client.load(TXN, verify="full"))
     pd.testing.assert_frame_equal(part, full[["store_code", "transactions"]].iloc[:2])
-    assert direct_client.load(TXN, columns=["region"]).attrs["scout"]["format"] == "csv"  # parsed copy now cached
+    assert direct_client.load(TXN, columns=["region"]).attrs["scout"]["format"] == "arrow"  # parsed copy cached
 
 
 def test_unknown_column_lists_the_available_ones(direct_client):
@@ -174,3 +177,14 @@ def test_no_configuration_is_a_one_line_error(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="No Scout server or store configured"):
         scout.datasets()
+
+
+def test_loads_keep_the_cache_within_its_bound(direct_client, fake_clock):
+    direct_client.load(TXN)
+    one_dataset = direct_client.cache.usage()["bytes"]
+    direct_client.cache.max_bytes = one_dataset + 100
+    fake_clock.advance(60)
+    direct_client.load("gold/product_mix")  # evicts the least recently used: txn_daily's files
+    assert direct_client.cache.usage()["bytes"] <= direct_client.cache.max_bytes
+    assert direct_client.load("gold/product_mix").attrs["scout"]["source"] == "cache"
+    assert direct_client.load(TXN).attrs["scout"]["source"] == "download"

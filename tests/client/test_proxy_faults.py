@@ -149,6 +149,24 @@ def test_older_version_through_the_server(proxy_client, small_store, fake_clock)
         proxy_client.load(TXN, date="2024-01-01")
 
 
+def test_older_version_with_other_columns_through_the_server(proxy_client, small_store, fake_clock):
+    from dataclasses import replace
+
+    from .helpers import current_manifest, write_manifest
+
+    first = proxy_client.load(TXN)
+    manifest = republish(small_store.storage, TXN, V2.replace("transactions\n", "transactions,promo\n")
+                         .replace(",35\n", ",35,true\n"), "2024-08-11", fake_clock)
+    entry = manifest.get(TXN)
+    schema = {"fields": [*entry.schema["fields"], {"name": "promo", "type": "boolean"}]}
+    write_manifest(small_store.storage, current_manifest(small_store.storage).with_entries(
+        [replace(entry, schema=schema, schema_version="1.1.0")]), fake_clock)
+    proxy_client.manifest(refresh=True)
+    assert proxy_client.load(TXN)["promo"].tolist() == [True]
+    older = proxy_client.load(TXN, date="2024-08-10")  # the server does not send the old schema
+    pd.testing.assert_frame_equal(older, first)
+
+
 def test_offline_cached_datasets_still_load_with_a_warning(proxy_client, fake_server, fake_clock, cache_dir, retry):
     proxy_client.load(TXN)
     fake_server.__exit__(None, None, None)  # the server goes away
