@@ -218,7 +218,7 @@ def run(quick: bool = True) -> dict:
             part = root / f"r{rows}"
             csv_path, store_url = publish_store(part, frame)
             results.update(warm_rows(part, csv_path, store_url, runs, label))
-            results.update(cold_rows(part, csv_path, store_url, max(3, runs // 2), label))
+            results.update(cold_rows(part, csv_path, store_url, runs, label))
         results.update(cache_replay(root, product_mix(5001)))
     return dict(sorted(results.items()))
 

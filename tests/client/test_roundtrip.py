@@ -87,3 +87,28 @@ def test_round_trip_direct_and_proxy(published, tmp_path, fake_clock, retry):
         assert part.attrs["scout"]["format"] == "parquet"
         pd.testing.assert_frame_equal(part, expected[["text", "moment"]].iloc[:4])
         pd.testing.assert_frame_equal(proxy.load(TRICKY), expected)
+
+
+def test_direct_mode_publishes_in_process(small_store, tmp_path, fake_clock, retry, capsys):
+    from IPython.testing.globalipapp import get_ipython
+
+    from scout_jupyter.magics import ScoutMagics
+
+    sqlite3.connect(tmp_path / "src.sqlite").close()
+    config = tmp_path / "datasets.toml"
+    config.write_text(f'[source]\nurl = "sqlite:///{tmp_path / "src.sqlite"}"\n\n[[datasets]]\nid = "{TRICKY}"\n'
+                      'description = "Round-trip torture table"\nupdate_frequency = "daily"\n'
+                      'callable = "tests.client.test_roundtrip:tricky_frame"\n')
+    client = connect(storage_url=small_store.storage, cache_dir=tmp_path / "c", clock=fake_clock, retry=retry,
+                     publish_config=str(config), set_default=False)
+    client.datasets()  # a manifest without the new dataset, within its TTL
+    seen = []
+    status = client.publish([TRICKY], on_progress=seen.append)
+    assert status.ok and status.state == "succeeded" and seen[-1] == status
+    assert [d["state"] for d in status.datasets] == ["succeeded"]
+    pd.testing.assert_frame_equal(client.load(TRICKY), expected_frame())  # the publish refreshed the manifest
+    shell = get_ipython()
+    shell.register_magics(ScoutMagics(shell, client_factory=lambda: client))
+    shell.run_line_magic("scout", f"publish {TRICKY}")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("publish ") and last.endswith(": succeeded (100%); 1 succeeded")
