@@ -179,7 +179,7 @@ def cold_rows(root: Path, csv_path: Path, store_url: str, runs: int, label: str)
 def cache_replay(root: Path, frame: pd.DataFrame) -> dict:
     """B11: a day of hourly loads; the manifest is republished every hour, the data once a day."""
     clock = FakeClock()
-    csv_path, store_url = publish_store(root / "replay", frame.head(5000), "2024-08-10", clock)
+    csv_path, store_url = publish_store(root / "replay", frame.iloc[:-1], "2024-08-10", clock)
     client = connect(storage_url=store_url, cache_dir=root / "replay-cache", clock=clock, set_default=False)
     storage = LocalStorage(store_url)
     served = {"cache": 0, "download": 0}
@@ -187,7 +187,7 @@ def cache_replay(root: Path, frame: pd.DataFrame) -> dict:
     for day in range(2):
         for hour in range(24):
             if hour == 0 and day:
-                publish_store(root / "replay", frame.head(5000 + day), f"2024-08-{10 + day}", clock)  # new data
+                publish_store(root / "replay", frame, f"2024-08-{10 + day}", clock)  # new data
             else:  # the hourly republish: same data, new manifest
                 manifest = Manifest.from_bytes(storage.read_bytes(latest_manifest_key()))
                 storage.write(latest_manifest_key(), Manifest.build(list(manifest), clock=clock).to_bytes())
@@ -207,20 +207,25 @@ def cache_replay(root: Path, frame: pd.DataFrame) -> dict:
                     "note": f"all loads incl. new data: {served['cache'] / sum(served.values()):.1%} from cache"}}
 
 
-def run(quick: bool = True) -> dict:
-    runs = 7 if quick else 15
+def measure(sizes: list[tuple[int, str]], runs: int, replay_rows: int = 5001) -> dict:
+    """The rows for each ``(row count, label)`` in ``sizes``, best of ``runs``."""
     results: dict = {}
     with tempfile.TemporaryDirectory(prefix="scout-bench-client-") as tmp:
         root = Path(tmp)
-        sizes = [(50_000, "")] if quick else [(50_000, ""), (500_000, " 500K")]
         for rows, label in sizes:
             frame = product_mix(rows)
             part = root / f"r{rows}"
             csv_path, store_url = publish_store(part, frame)
             results.update(warm_rows(part, csv_path, store_url, runs, label))
             results.update(cold_rows(part, csv_path, store_url, runs, label))
-        results.update(cache_replay(root, product_mix(5001)))
+        results.update(cache_replay(root, product_mix(replay_rows)))
     return dict(sorted(results.items()))
+
+
+def run(quick: bool = True) -> dict:
+    if quick:
+        return measure([(50_000, "")], runs=7)
+    return measure([(50_000, ""), (500_000, " 500K")], runs=15)
 
 
 if __name__ == "__main__":
