@@ -34,7 +34,7 @@ import pyarrow.ipc as ipc
 
 from . import settings
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import ChecksumMismatch, ConfigError
+from .errors import ChecksumMismatch, ConfigError, SchemaError
 
 try:  # POSIX advisory locks; elsewhere, atomic renames alone keep files whole
     import fcntl
@@ -214,6 +214,7 @@ class Cache:
                 reader = ipc.open_file(source)
                 if not _frame_matches(reader.schema, sha256, source_size):
                     return None
+                _check_columns(reader.schema.names, columns)
                 table = _read_batches(reader, limit)
         except FileNotFoundError:
             return None
@@ -403,6 +404,12 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
     if meta.get("plain"):
         return table.replace_schema_metadata(None).to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
     return table.to_pandas()
+
+
+def _check_columns(names: list[str], columns: Sequence[str] | None) -> None:
+    unknown = [c for c in columns or () if c not in names]
+    if unknown:
+        raise SchemaError(f"Unknown column(s): {', '.join(unknown)} (columns: {', '.join(names)})")
 
 
 def _read_batches(reader: ipc.RecordBatchFileReader, limit: int | None) -> pa.Table:

@@ -188,3 +188,19 @@ def test_loads_keep_the_cache_within_its_bound(direct_client, fake_clock):
     assert direct_client.cache.usage()["bytes"] <= direct_client.cache.max_bytes
     assert direct_client.load("gold/product_mix").attrs["scout"]["source"] == "cache"
     assert direct_client.load(TXN).attrs["scout"]["source"] == "download"
+
+
+def test_manifest_without_schemas_from_the_original_publisher(direct_client, small_store, fake_clock):
+    from dataclasses import replace
+
+    from .helpers import write_manifest
+
+    legacy = small_store.manifest.with_entries([replace(e, schema=None) for e in small_store.manifest])
+    write_manifest(small_store.storage, legacy, fake_clock)
+    df = direct_client.load(TXN)
+    assert df["store_code"].tolist() == ["0042", "0107", "0042"]  # inferred: leading zeros stay text
+    assert str(df["transactions"].dtype) == "Int64" and df["date_key"].dtype == np.dtype("datetime64[ms]")
+    pd.testing.assert_frame_equal(direct_client.load(TXN), df)
+    assert direct_client.load(TXN, columns=["region"], limit=1)["region"].tolist() == ["NCR"]
+    with pytest.raises(SchemaError, match=r"Unknown column\(s\): nope \(columns: date_key, store_code"):
+        direct_client.load(TXN, columns=["nope"])

@@ -6,6 +6,7 @@ one stops it to check offline work.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import warnings
 
@@ -87,8 +88,38 @@ def test_real_kernel_started_by_the_server(world):
         out = kernel.run("%scout ls")
         assert "freshness" in out["result"] and "platinum/store_perf" in out["result"]
         assert any((root / "kernel-cache" / "objects").rglob("*.csv"))
+        run_every_subcommand(kernel, server)
+        run_user_errors(kernel, world)
     finally:
         kernel.shutdown()
+
+
+def run_every_subcommand(kernel, server) -> None:
+    for line, expected in [("info gold/txn_daily", "store_code (string)"), ("browse", "freshness"),
+                           ("status", "cached"), ("analytics --days 1", "total_requests")]:
+        out = kernel.run(f"%scout {line}")
+        assert expected in out["stdout"] + out["result"] and out["error"] == "" and out["stderr"] == "", line
+    out = kernel.run("%scout url gold/txn_daily --ttl 60")
+    assert out["result"].startswith(f"'{server.url}scout/files/scout/v1/gold/txn_daily/")
+    out = kernel.run("%scout --help")
+    assert out["stdout"].startswith("usage: %scout")
+
+
+def run_user_errors(kernel, world) -> None:
+    _, store, _ = world
+    key = store.manifest.get("gold/product_mix").csv_key
+    flip_byte(store.storage, key)
+    try:
+        out = kernel.run("%scout load gold/product_mix")
+        assert out["stderr"].startswith("Checksum validation failed for gold/product_mix: expected ")
+        assert out["error"] == "" and len(out["stderr"].strip().splitlines()) == 1
+    finally:
+        flip_byte(store.storage, key)
+    out = kernel.run("import scout_jupyter as scout\nscout.connect(token='wrong')\n%scout ls")
+    assert out["stderr"].strip().startswith("Access denied") and out["error"] == ""
+    out = kernel.run("%scout load gold/txn_daily --limit x")
+    assert out["stderr"].strip().startswith("UsageError: %scout load: argument --limit: expected a whole number")
+    assert "Traceback" not in out["stderr"] + out["error"]
 
 
 def test_older_version_and_not_found(client):
@@ -131,6 +162,19 @@ def test_analytics_reports_the_accesses(client):
     table = client.analytics(days=1)
     assert {"total_requests", "unique_users", "success_rate_percent", "bytes_served"} <= set(table.columns)
     assert table["total_requests"].sum() > 0
+
+
+def test_rate_limited_in_a_kernel(world):
+    server, _, _ = world
+    kernel = server.start_kernel()
+    try:
+        out = kernel.run("%load_ext scout_jupyter\nfor _ in range(60):\n"
+                         "    url = %scout url gold/txn_daily --ttl 60\n"
+                         "    if url is None: break")
+        assert out["error"] == ""
+        assert re.fullmatch(r"Rate limit exceeded: retry in \d+ s", out["stderr"].strip())
+    finally:
+        kernel.shutdown()
 
 
 def test_rate_limit(client):
