@@ -1,10 +1,13 @@
 """The :class:`Client`: manifest (with TTL and offline fallback), verified cached loads, publish.
 
 Only the manifest expires (``manifest_ttl``, 900 s); data files are immutable and cached by
-their sha256. A warm load reads the parsed copy (Arrow IPC, memory-mapped) and never touches
-the network. Verification of cached files: by default the file's content-addressed name (the
-hash of record, given only after the streaming sha256 matched the manifest at download time)
-plus its size against the manifest; ``verify="full"`` re-hashes the cached CSV and re-parses it.
+their sha256. A cold load downloads the Parquet copy when the manifest has one (else the CSV),
+verifying its sha256 as it streams, and keeps a parsed copy; a warm load reads that parsed copy
+(Arrow IPC, memory-mapped) and never touches the network.
+
+Verification of cached files: by default, the content-addressed name (the hash of record, given
+only after the streaming sha256 matched the manifest at download time) plus the size recorded
+against the manifest's; ``verify="full"`` re-hashes the cached file and parses it again.
 """
 
 from __future__ import annotations
@@ -176,9 +179,12 @@ class Client:
                 "cached": self.is_cached(entry)}
 
     def is_cached(self, entry: DatasetEntry) -> bool:
+        """Whether a load of ``entry`` can be served from the local cache."""
         fp = frames.schema_fingerprint(frames.entry_schema(entry))
         return (self.cache.parsed_path(entry.sha256, fp).exists()
-                or self.cache.object_path(entry.sha256, "csv").exists())
+                or self.cache.object_path(entry.sha256, "csv").exists()
+                or (entry.parquet_sha256 is not None and entry.schema is not None
+                    and self.cache.object_path(entry.parquet_sha256, "parquet").exists()))
 
     def status(self) -> pd.DataFrame:
         """Freshness and local cache state of every dataset."""
@@ -227,16 +233,19 @@ class Client:
         partial = columns is not None or limit is not None
         if schema is not None and entry.latest_parquet and entry.parquet_sha256:
             path, source = self._object(version, "parquet", verify)
-            if partial:
-                self._evict(source, path)
-                return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
-            whole, fmt = frames.parse(path, "parquet", schema), "parquet"
-        else:
-            path, source = self._object(version, "csv", verify)
-            schema, fp, whole = self._parse_csv(version, schema, fp, columns, path)
-            fmt = "csv"
+            try:
+                if partial:
+                    self._evict(source, path)
+                    return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
+                whole = frames.parse(path, "parquet", schema)
+                self._keep_parsed(entry, fp, whole, path)
+                return frames.select(whole, columns, limit), source, "parquet"
+            except SchemaError as exc:  # a Parquet copy that disagrees with the manifest: use the CSV
+                log.warning("Parquet copy of %s unusable (%s); reading the CSV", entry.id, exc.message)
+        path, source = self._object(version, "csv", verify)
+        schema, fp, whole = self._parse_csv(version, schema, fp, columns, path)
         self._keep_parsed(entry, fp, whole, path)
-        return frames.select(whole, columns, limit), source, fmt
+        return frames.select(whole, columns, limit), source, "csv"
 
     @staticmethod
     def _parse_csv(version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None,

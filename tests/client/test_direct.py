@@ -204,3 +204,27 @@ def test_manifest_without_schemas_from_the_original_publisher(direct_client, sma
     assert direct_client.load(TXN, columns=["region"], limit=1)["region"].tolist() == ["NCR"]
     with pytest.raises(SchemaError, match=r"Unknown column\(s\): nope \(columns: date_key, store_code"):
         direct_client.load(TXN, columns=["nope"])
+
+
+def test_a_parquet_copy_that_disagrees_with_the_manifest_falls_back_to_the_csv(direct_client, small_store,
+                                                                               fake_clock, caplog):
+    import hashlib as _hashlib
+    import io
+    from dataclasses import replace
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .helpers import write_manifest
+
+    manifest = add_parquet_copies(small_store.storage, fake_clock)
+    entry = manifest.get(TXN)
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"something": ["else"]}), sink)  # verified bytes, wrong columns
+    small_store.storage.write(entry.parquet_key, sink.getvalue())
+    write_manifest(small_store.storage, manifest.with_entries([replace(
+        entry, parquet_sha256=_hashlib.sha256(sink.getvalue()).hexdigest(), parquet_size_bytes=len(sink.getvalue()))]),
+        fake_clock)
+    df = direct_client.load(TXN)
+    assert df.attrs["scout"]["format"] == "csv" and df["store_code"].tolist() == ["0042", "0107", "0042"]
+    assert "Parquet copy of gold/txn_daily unusable" in caplog.text
