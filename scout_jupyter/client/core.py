@@ -13,9 +13,6 @@ against the manifest's; ``verify="full"`` re-hashes the cached file and parses i
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,15 +20,15 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from ..cache import Cache, source_id
-from ..clock import SYSTEM_CLOCK, Clock, isoformat_z
-from ..errors import (ConfigError, DatasetNotFound, InvalidTTL, ManifestInvalid, SchemaError, StorageError,
-                      StorageUnavailable)
+from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import ConfigError, DatasetNotFound, InvalidTTL, SchemaError, StorageError, StorageUnavailable
 from ..manifest import DATE_RE, DatasetEntry, Manifest, validate_dataset_id
 from ..schema import TableSchema
 from ..storage.retry import RetryPolicy
 from . import frames
 from .download import Downloader
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
+from .manifests import ManifestState, OfflineWarning
 from .transport import Grant
 
 log = logging.getLogger(__name__)
@@ -41,10 +38,6 @@ DEFAULT_SIGN_TTL = 300
 VERIFY_MODES = ("size", "full")
 DATASET_COLUMNS = ["id", "layer", "name", "description", "date", "row_count", "size_bytes", "last_modified",
                    "update_frequency", "freshness", "schema_version"]
-
-
-class OfflineWarning(UserWarning):
-    """The server or store is unreachable: working from the cached manifest and files."""
 
 
 class _StaleManifest(Exception):
@@ -73,20 +66,12 @@ class Client:
         self.clock = clock or SYSTEM_CLOCK
         self.cache = cache or Cache(clock=self.clock)
         self.retry = retry or RetryPolicy(sleep=self.clock.sleep)
-        self.manifest_ttl = float(manifest_ttl)
         self.sign_ttl = int(sign_ttl)
-        self.offline_recheck = offline_recheck
         self.publish_config = publish_config
         self.source = source_id(transport.origin)
         self._downloader = Downloader(self.cache, transport, retry=self.retry, clock=self.clock, progress=progress)
-        self._lock = threading.RLock()
-        self._manifest: Manifest | None = None
-        self._manifest_bytes = b""
-        self._etag: str | None = None
-        self._fetched_at = self._stored_at = -math.inf
-        self._offline_until = -math.inf
-        self._offline_reason = ""
-        self.offline = False
+        self._manifests = ManifestState(transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl,
+                                        offline_recheck=offline_recheck)
 
     def __repr__(self) -> str:
         return f"<scout Client {self.mode} {self.transport.origin}>"
@@ -97,69 +82,24 @@ class Client:
 
     # --- manifest ---------------------------------------------------------------------------
     def manifest(self, refresh: bool = False) -> Manifest:
-        """The current manifest: from memory within ``manifest_ttl``, else fetched (revalidated
-        with the ETag of the copy on disk). Unreachable server/store: the last one fetched, by
-        this or an earlier process, with a warning."""
-        with self._lock:
-            now = self.clock.time()
-            if self._manifest is None:
-                self._load_stored()
-            if self._manifest is not None and not refresh and (
-                    now - self._fetched_at < self.manifest_ttl or now < self._offline_until):
-                return self._manifest
-            try:
-                data, etag = self.transport.fetch_manifest(self._etag if self._manifest is not None else None)
-            except StorageUnavailable as exc:
-                return self._go_offline(exc, now)
-            if data is not None:
-                self._manifest, self._manifest_bytes, self._etag = Manifest.from_bytes(data), data, etag
-            self._fetched_at = self._stored_at = now
-            self._offline_until, self.offline = -math.inf, False
-            self._store()
-            return self._manifest
-
-    def _load_stored(self) -> None:
-        stored = self.cache.load_manifest(self.source)
-        if stored is None:
-            return
-        try:
-            manifest = Manifest.from_bytes(stored.data)
-        except ManifestInvalid as exc:
-            log.warning("Ignoring the cached manifest: %s", exc.message)
-            return
-        # kept for revalidation (ETag) and offline use; a new process still asks the server first
-        self._manifest, self._manifest_bytes = manifest, stored.data
-        self._etag, self._stored_at = stored.etag, stored.fetched_at
-
-    def _store(self) -> None:
-        try:
-            self.cache.save_manifest(self.source, self._manifest_bytes, etag=self._etag, fetched_at=self._fetched_at)
-        except OSError as exc:
-            log.warning("Could not store the manifest in the cache: %s", exc)
-
-    def _go_offline(self, exc: StorageUnavailable, now: float) -> Manifest:
-        if self._manifest is None:
-            raise StorageUnavailable(f"{exc.message} (and no cached manifest to work offline)") from None
-        if not self.offline:
-            fetched = self._fetched_at if self._fetched_at > -math.inf else self._stored_at
-            when = isoformat_z(pd.Timestamp(fetched, unit="s", tz="UTC").to_pydatetime())
-            warnings.warn(f"Scout is offline ({exc.message}); using the manifest cached at {when}: "
-                          "cached datasets still load", OfflineWarning, stacklevel=4)
-        self.offline, self._offline_until, self._offline_reason = True, now + self.offline_recheck, exc.message
-        return self._manifest
+        """The current manifest (see :class:`ManifestState`)."""
+        return self._manifests.get(refresh)
 
     def invalidate(self) -> None:
         """Forget the manifest's age: the next call fetches it again."""
-        with self._lock:
-            self._fetched_at = -math.inf
+        self._manifests.invalidate()
+
+    @property
+    def offline(self) -> bool:
+        return self._manifests.offline
 
     # --- catalogue ----------------------------------------------------------------------------
     def entry(self, dataset_id: str) -> DatasetEntry:
         """The manifest entry; a miss refreshes the manifest once (a new dataset may be out)."""
         validate_dataset_id(dataset_id)
-        fetched_before = self._fetched_at
+        fetched_before = self._manifests.fetched_at
         manifest = self.manifest()
-        if dataset_id not in manifest and self._fetched_at == fetched_before and not self.offline:
+        if dataset_id not in manifest and self._manifests.fetched_at == fetched_before and not self.offline:
             manifest = self.manifest(refresh=True)
         return manifest.get(dataset_id)
 
@@ -312,8 +252,8 @@ class Client:
             return hit, "cache"
         label = entry.id if fmt == "csv" else f"{entry.id} (parquet)"
         try:
-            if self.offline and self.clock.time() < self._offline_until:
-                raise StorageUnavailable(self._offline_reason)
+            if self._manifests.offline_now():
+                raise StorageUnavailable(self._manifests.offline_reason)
             grant = version.grant if fmt == "csv" and version.grant is not None else self._grant(version, fmt)
             path = self._downloader.fetch(grant, lambda: self._grant(version, fmt), label)
         except StorageUnavailable as exc:
