@@ -60,10 +60,10 @@ def test_source_override_and_absolute_urls(tmp_path):
 
 def test_publish_section_options(tmp_path):
     text = GOOD.replace("[[datasets]]", "[publish]\nnamespaces = [\"scout/v1\", \"scout/v2\"]\n"
-                        "guard_csv_formulas = true\nchunk_size = 10\n\n[[datasets]]", 1)
+                        "guard_csv_formulas = true\nchunk_size = 10\nworkers = 3\n\n[[datasets]]", 1)
     config = load_config(write(tmp_path, text))
     assert config.namespaces == ("scout/v1", "scout/v2")
-    assert config.guard_csv_formulas is True and config.chunk_size == 10
+    assert config.guard_csv_formulas is True and config.chunk_size == 10 and config.workers == 3
 
 
 def test_select_keeps_config_order_and_rejects_unknown_ids(tmp_path):
@@ -100,6 +100,7 @@ def test_mistakes_name_the_file_and_the_entry(tmp_path, change, message):
     ('namespaces = ["scout/v1", "scout/v1"]', "listed twice"),
     ('guard_csv_formulas = "yes"', "guard_csv_formulas must be true or false"),
     ('chunk_size = 0', "chunk_size must be an integer"),
+    ('workers = 0', "workers must be an integer in 1..32"),
     ('turbo = true', r"unknown \[publish\] option"),
 ])
 def test_publish_section_mistakes(tmp_path, publish, message):

@@ -8,6 +8,7 @@ url = "sqlite:///warehouse.sqlite"      # relative SQLite paths resolve against 
 namespaces = ["scout/v1", "scout/v2"]   # dual publication; default ["scout/v1"]
 guard_csv_formulas = false              # RELIABILITY.md row 27
 chunk_size = 50000                      # rows per streamed chunk
+workers = 2                             # datasets exported at the same time
 
 [[datasets]]
 id = "gold/txn_daily"
@@ -42,11 +43,12 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_WORKERS = 2
 NAMESPACE_RE = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_.-]+)*$")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DATASET_KEYS = {"id", "description", "update_frequency", "query", "callable", "materialize"}
-_PUBLISH_KEYS = {"namespaces", "guard_csv_formulas", "chunk_size"}
+_PUBLISH_KEYS = {"namespaces", "guard_csv_formulas", "chunk_size", "workers"}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class PublishConfig:
     namespaces: tuple[str, ...] = (DEFAULT_NAMESPACE,)
     guard_csv_formulas: bool = False
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    workers: int = DEFAULT_WORKERS  # datasets exported at the same time (memory: one chunk each)
     path: Path | None = None  # the TOML file it came from, for messages
 
     @property
@@ -194,6 +197,11 @@ def _publish_options(section: Any, origin: str) -> dict[str, Any]:
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 10_000_000:
             raise ConfigError(f"{origin}: [publish] chunk_size must be an integer in 1..10000000")
         options["chunk_size"] = size
+    if "workers" in section:
+        workers = section["workers"]
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
+            raise ConfigError(f"{origin}: [publish] workers must be an integer in 1..32")
+        options["workers"] = workers
     return options
 
 

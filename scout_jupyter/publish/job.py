@@ -21,6 +21,8 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -96,6 +98,13 @@ def open_source(url: str) -> Engine:
 
 
 @dataclass
+class _Prepared:
+    fingerprint: str | None
+    exported: ExportedDataset | None = None
+    result: DatasetResult | None = None  # already decided: reused or failed
+
+
+@dataclass
 class _Outcome:
     entries: dict[str, DatasetEntry]  # namespace → the entry the manifest should hold
     bytes_uploaded: int
@@ -113,48 +122,74 @@ class _PublishRun:
             ns: read_previous_manifest(storage, ns, retry) for ns in config.namespaces}
         self.entries: dict[str, list[DatasetEntry]] = {ns: [] for ns in config.namespaces}
         self.source: str | None = None  # the source's digest, when it can be fingerprinted
+        self._emit_lock = threading.RLock()
 
     def emit(self, event: ProgressEvent) -> None:
-        for lock in self.locks:
-            lock.heartbeat()  # raises PublishInProgress if our lock was broken: stop everything
-        if self.on_progress is not None:
-            try:
-                self.on_progress(event)
-            except Exception:  # a broken progress display must not break the publish
-                log.exception("Progress callback failed on %s", event)
+        """Report progress (serialized: exports emit from worker threads) and heartbeat the locks."""
+        with self._emit_lock:
+            for lock in self.locks:
+                lock.heartbeat()  # raises PublishInProgress if our lock was broken: stop everything
+            if self.on_progress is not None:
+                try:
+                    self.on_progress(event)
+                except Exception:  # a broken progress display must not break the publish
+                    log.exception("Progress callback failed on %s", event)
 
     # --- the run -------------------------------------------------------------------------
     def execute(self, definitions: Iterable[DatasetDefinition]) -> PublishResult:
-        results = tuple(self.publish_dataset(d) for d in definitions)
+        definitions = list(definitions)
+        # Exports run ahead on worker threads (the database and pandas/pyarrow release the GIL);
+        # uploads, verification and the manifest stay in order on this thread. Materializing
+        # writes to the source, so a config that materializes exports one dataset at a time.
+        workers = 1 if any(d.materialize for d in definitions) else min(self.config.workers, len(definitions))
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scout-export") as pool:
+            futures = [pool.submit(self.prepare, d) for d in definitions]
+            try:
+                results = tuple(self.finish(d, f.result()) for d, f in zip(definitions, futures))
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
         snapshots, changed, generated_at = self.write_manifests()
         return PublishResult(manifest="/" + latest_manifest_key(self.config.namespaces[0]), datasets=results,
                              manifest_changed=changed, snapshots=snapshots, generated_at=generated_at)
 
-    def publish_dataset(self, definition: DatasetDefinition) -> DatasetResult:
-        step = "export"
-        exported: ExportedDataset | None = None
+    def prepare(self, definition: DatasetDefinition) -> _Prepared:
+        """Stage 1 (any thread): reuse by fingerprint, or export to the work folder."""
         fingerprint = dataset_fingerprint(definition, self.source, guard_csv_formulas=self.config.guard_csv_formulas)
         try:
             reused = self.reuse_by_fingerprint(definition, fingerprint)
             if reused is not None:
-                return reused
+                return _Prepared(fingerprint, result=reused)
             self.emit(ProgressEvent(definition.id, "export", "started"))
             exported = export_dataset(self.engine, definition, self.workdir, chunk_size=self.config.chunk_size,
                                       guard_csv_formulas=self.config.guard_csv_formulas, emit=self.emit)
             self.emit(ProgressEvent(definition.id, "export", "done", exported.files.size_bytes,
                                     exported.files.size_bytes))
-            if definition.materialize:
-                step = "materialize"
-                self.materialize(definition, exported)
-            step = "upload"
-            outcome = self.place(definition, exported, fingerprint)
+            return _Prepared(fingerprint, exported=exported)
         except PublishInProgress:
             raise
         except Exception as exc:  # noqa: BLE001 - a dataset's failure (its query, its callable, the store) is reported
+            return _Prepared(fingerprint, result=self.failed(definition, "export", exc))
+
+    def finish(self, definition: DatasetDefinition, prepared: _Prepared) -> DatasetResult:
+        """Stage 2 (in order, this thread): materialize, upload, verify; the entries to write."""
+        if prepared.result is not None:
+            return prepared.result
+        exported = prepared.exported
+        step = "upload"
+        try:
+            if definition.materialize:
+                step = "materialize"
+                self.materialize(definition, exported)
+                step = "upload"
+            outcome = self.place(definition, exported, prepared.fingerprint)
+        except PublishInProgress:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported per dataset, the others go on
             return self.failed(definition, step, exc)
         finally:
-            if exported is not None:
-                exported.remove()
+            exported.remove()
         state = "unchanged"
         for namespace, entry in outcome.entries.items():
             if self._previous_entry(namespace, definition.id) != entry:
