@@ -63,7 +63,7 @@ def validate_dataset_id(value: object) -> str:
         raise InvalidDatasetId("A dataset id is required, like gold/txn_daily")
     if len(value) > 200:
         raise InvalidDatasetId(f"Dataset id is too long ({len(value)} characters)")
-    if unicodedata.normalize("NFC", value) != value or not value.isascii() or not DATASET_ID_RE.match(value):
+    if unicodedata.normalize("NFC", value) != value or not value.isascii() or not DATASET_ID_RE.fullmatch(value):
         raise InvalidDatasetId(
             f"Invalid dataset id {_printable(value)!s}: expected <gold|platinum>/<name> with "
             "lower-case letters, digits and underscores")
