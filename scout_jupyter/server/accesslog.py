@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 from ..errors import AccessLogUnavailable
 
@@ -40,6 +41,14 @@ TEXT_LIMIT = 256
 _STOP = object()
 
 Notify = Callable[[str | None], None]
+
+
+@dataclass(frozen=True)
+class _Waiter:
+    """A coroutine waiting in ``write_durable`` for its row's commit."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
 
 
 def escape_text(value: object, limit: int = TEXT_LIMIT) -> str | None:
@@ -131,19 +140,29 @@ def view_sql(dialect: str, schema: str | None) -> str:
     )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a file-SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if parsed.query.get("uri"):  # sqlite:///file:/path/log.sqlite?mode=ro&uri=true
+        database = urlsplit(database).path
+    return Path(database).expanduser()
+
+
 def make_engine(url: str, *, busy_timeout: float = 5.0) -> Engine:
-    """An engine for the log. File SQLite opens a fresh connection per batch (NullPool), so a
-    database file removed under the server fails loudly instead of writing to a deleted inode."""
+    """An engine for the log: pooled connections; SQLite in WAL mode with full fsync on commit."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
-    database = parsed.database or ""
-    if database in ("", ":memory:"):
+    path = sqlite_file(url)
+    if path is None:
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
         if not parsed.query.get("uri"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed, poolclass=NullPool)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, pool_size=1, max_overflow=4)
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DBAPI objects
@@ -156,6 +175,14 @@ def make_engine(url: str, *, busy_timeout: float = 5.0) -> Engine:
             cursor.close()
 
     return engine
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _describe(exc: BaseException) -> str:
@@ -171,6 +198,8 @@ class AccessLog:
     def __init__(self, url: str, *, batch_size: int = 500, flush_interval: float = 0.05,
                  busy_timeout: float = 5.0):
         self.engine = make_engine(url, busy_timeout=busy_timeout)
+        self._file = sqlite_file(url)
+        self._file_id: tuple[int, int] | None = None
         self.dialect = self.engine.dialect.name
         self.schema = POSTGRES_SCHEMA if self.dialect == "postgresql" else None
         self.metadata = sa.MetaData(schema=self.schema)
@@ -211,6 +240,22 @@ class AccessLog:
         except (SQLAlchemyError, OSError) as exc:
             raise AccessLogUnavailable(f"Access log unavailable ({_describe(exc)})") from None
         self._schema_ready = True
+        if self._file is not None:
+            self._file_id = _file_identity(self._file)
+
+    def _check_file(self) -> None:
+        """A pooled SQLite connection keeps writing to a database file deleted under it, and
+        those rows would be lost: refuse while the file is gone; reopen one that was replaced."""
+        if self._file is None or self._file_id is None:
+            return
+        now = _file_identity(self._file)
+        if now is None:
+            raise AccessLogUnavailable(f"Access log unavailable (database file {self._file.name} is gone)")
+        if now != self._file_id:
+            log.warning("Access log database file %s was replaced; reopening it", self._file)
+            self.engine.dispose()
+            self._schema_ready = False
+            self.ensure_schema()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, stop the writer and release connections."""
@@ -236,14 +281,7 @@ class AccessLog:
             raise AccessLogUnavailable("Access log is not running; request refused")
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-
-        def notify(error: str | None) -> None:
-            try:
-                loop.call_soon_threadsafe(_settle, future, error)
-            except RuntimeError:  # the loop is gone; nobody is waiting any more
-                pass
-
-        self._queue.put((row, notify))
+        self._queue.put((row, _Waiter(loop, future)))
         await future
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -295,6 +333,7 @@ class AccessLog:
         if rows:
             try:
                 self.ensure_schema()
+                self._check_file()
                 with self.engine.begin() as conn:
                     conn.execute(self.table.insert(), rows)
             except AccessLogUnavailable as exc:
@@ -303,9 +342,17 @@ class AccessLog:
                 error = f"Access log unavailable ({_describe(exc)})"
             if error:
                 log.error("Access log: %d row(s) not written: %s", len(rows), error)
+        waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
         for _row, notify in batch:
-            if notify is not None:
+            if isinstance(notify, _Waiter):
+                waiting.setdefault(notify.loop, []).append(notify.future)
+            elif notify is not None:
                 notify(error)
+        for loop, futures in waiting.items():  # one wake-up per loop and batch, not per row
+            try:
+                loop.call_soon_threadsafe(_settle, futures, error)
+            except RuntimeError:  # the loop is gone; nobody is waiting any more
+                pass
 
     # --- reading ------------------------------------------------------------------------
     def analytics(self, since: date) -> list[dict[str, Any]]:
@@ -342,10 +389,11 @@ def _analytics_row(r: Any) -> dict[str, Any]:
     }
 
 
-def _settle(future: asyncio.Future, error: str | None) -> None:
-    if future.done():
-        return
-    if error:
-        future.set_exception(AccessLogUnavailable(f"{error}; request refused"))
-    else:
-        future.set_result(None)
+def _settle(futures: list[asyncio.Future], error: str | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error:
+            future.set_exception(AccessLogUnavailable(f"{error}; request refused"))
+        else:
+            future.set_result(None)

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
 from jupyter_server.base.handlers import APIHandler
-from tornado.iostream import StreamClosedError
 from tornado import web
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
 from ..errors import RateLimited, ScoutError

@@ -14,12 +14,14 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..clock import Clock, isoformat_z
 from ..errors import ConfigError, JobNotFound, PublishInProgress, ScoutError
-from ..publish.progress import ProgressCallback, ProgressTracker
 from ..storage.base import Storage
+
+if TYPE_CHECKING:  # the publisher (pandas, pyarrow) is imported on the first publish, not at server start
+    from ..publish.progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +29,15 @@ KEEP_JOBS = 100
 
 
 class Publisher(Protocol):
-    def __call__(self, datasets: list[str] | None, on_progress: ProgressCallback) -> Any: ...
+    def __call__(self, datasets: list[str] | None, on_progress: "ProgressCallback") -> Any: ...
 
 
 class Job:
     """One publish run; mutated by its thread, read by handlers (under ``_lock``)."""
 
     def __init__(self, datasets: list[str] | None, planned: list[str], user: str | None):
+        from ..publish.progress import ProgressTracker
+
         self.job_id = uuid.uuid4().hex[:16]
         self.datasets = datasets
         self.user = user
@@ -140,7 +144,7 @@ class ConfiguredPublisher:
     def plan(self, datasets: list[str] | None) -> list[str]:
         return [d.id for d in self._config().select(datasets)]
 
-    def __call__(self, datasets: list[str] | None, on_progress: ProgressCallback) -> Any:
+    def __call__(self, datasets: list[str] | None, on_progress: "ProgressCallback") -> Any:
         from ..publish import publish
 
         return publish(self._config(), self.storage, datasets=datasets, clock=self.clock, on_progress=on_progress)

@@ -18,7 +18,8 @@ from typing import Any
 from ..clock import Clock, isoformat_z
 from ..errors import DatasetNotFound, InvalidRequest, InvalidTTL, StorageError
 from ..manifest import DATE_RE, DatasetEntry, validate_dataset_id
-from ..storage.base import Storage
+from ..storage.base import SignedURL, Storage
+from ..storage.local import LocalStorage
 from .accesslog import AccessLog
 from .jobs import Job, JobRunner
 from .manifests import CachedManifest, ManifestCache, run_blocking
@@ -29,6 +30,7 @@ HARD_MAX_TTL = 86_400
 DEFAULT_TTL = 3600
 FORMATS = ("csv", "parquet")
 MAX_ANALYTICS_DAYS = 366
+SIGNED_MEMO_SIZE = 1024
 
 
 # --- request parameters -----------------------------------------------------------------------
@@ -142,6 +144,10 @@ class ScoutService:
         self.clock = clock
         self.max_ttl = int(max_ttl)
         self.manifests = ManifestCache(storage, ttl=manifest_cache_ttl, clock=clock, namespace=namespace)
+        # the local backend signs with one stat and an HMAC, cheaper than a hop to a thread;
+        # the others may call their service
+        self._signs_locally = isinstance(storage, LocalStorage)
+        self._signed: dict[tuple[str, int], tuple[int, SignedURL]] = {}
 
     # --- reading ------------------------------------------------------------------------
     async def manifest(self) -> CachedManifest:
@@ -171,12 +177,29 @@ class ScoutService:
         else:
             entry = await self.manifests.entry_for_date(dataset_id, date)
         key, sha256, size = _file_of(entry, fmt)
-        signed = await run_blocking(self.storage.sign, key, seconds)
+        signed = await self._sign(key, seconds)
         if signed.expires_at.timestamp() > self.clock.time() + seconds + 1:
             raise StorageError(f"The store signed {key} beyond the requested TTL; refused")
         return SignedDataset(dataset_id=dataset_id, signed_url=signed.url, expires_at=signed.expires_at,
                              ttl=seconds, row_count=entry.row_count, size_bytes=size,
                              last_updated=entry.last_modified, sha256=sha256)
+
+    async def _sign(self, key: str, ttl: int) -> SignedURL:
+        """The store's signed URL. Requests for the same object and TTL within one clock second
+        get the same URL (the expiry has one-second resolution, so it would be the same URL):
+        a burst of loads of one dataset costs the store one signature per second."""
+        second = int(self.clock.time())
+        cached = self._signed.get((key, ttl))
+        if cached is not None and cached[0] == second:
+            return cached[1]
+        if self._signs_locally:
+            signed = self.storage.sign(key, ttl)
+        else:
+            signed = await run_blocking(self.storage.sign, key, ttl)
+        if len(self._signed) >= SIGNED_MEMO_SIZE:
+            self._signed.clear()
+        self._signed[(key, ttl)] = (second, signed)
+        return signed
 
     # --- publishing and analytics -------------------------------------------------------
     def start_publish(self, datasets: list[str] | None, user: str | None) -> Job:
