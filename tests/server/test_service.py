@@ -10,15 +10,29 @@ from datetime import datetime, timezone
 import pytest
 
 from scout_jupyter.errors import (
-    DatasetNotFound, InvalidDatasetId, InvalidRequest, InvalidTTL, ManifestInvalid, ObjectNotFound, RateLimited,
-    StorageUnavailable)
+    DatasetNotFound,
+    InvalidDatasetId,
+    InvalidRequest,
+    InvalidTTL,
+    ManifestInvalid,
+    ObjectNotFound,
+    RateLimited,
+    StorageUnavailable,
+)
 from scout_jupyter.manifest import Manifest, latest_manifest_key, snapshot_manifest_key
 from scout_jupyter.server.accesslog import AccessLog
 from scout_jupyter.server.jobs import JobRunner
 from scout_jupyter.server.manifests import CachedManifest, ManifestCache
 from scout_jupyter.server.ratelimit import RateLimiter
 from scout_jupyter.server.service import (
-    ScoutService, SignedDataset, parse_date, parse_days, parse_format, parse_publish_body, parse_ttl)
+    ScoutService,
+    SignedDataset,
+    parse_date,
+    parse_days,
+    parse_format,
+    parse_publish_body,
+    parse_ttl,
+)
 from scout_jupyter.storage.local import verify_signature
 
 
