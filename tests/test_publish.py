@@ -300,3 +300,15 @@ def test_unchanged_sqlite_source_is_not_queried_again(config, storage, fake_cloc
     forced = publish(config, storage, clock=fake_clock, force=True)  # runs the queries; still uploads nothing
     assert forced.bytes_uploaded == 0 and [d.state for d in forced.datasets] == ["unchanged"] * 3
     assert manifest_of(storage).get("gold/sales") == entry
+
+
+def test_tqdm_reporter_draws_bars_when_enabled_and_nothing_when_not(config, storage, fake_clock):
+    import io
+
+    from scout_jupyter.publish import TqdmReporter
+
+    shown, hidden = io.StringIO(), io.StringIO()
+    with TqdmReporter(3, file=shown, disable=False) as bars, TqdmReporter(3, file=hidden) as quiet:
+        publish(config, storage, clock=fake_clock, on_progress=lambda e: (bars(e), quiet(e)))
+    assert "publish: 100%" in shown.getvalue() and "3/3" in shown.getvalue()
+    assert hidden.getvalue() == ""  # a StringIO is not a terminal
