@@ -14,6 +14,7 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..clock import Clock, isoformat_z
@@ -126,20 +127,29 @@ class JobRunner:
 
 
 class ConfiguredPublisher:
-    """The real publisher over a definitions file (re-read for every job, so edits apply)."""
+    """The real publisher over a definitions file, re-read for every job so edits apply.
+    Without one it publishes the demo definitions from the warehouse ``scout demo`` built
+    (``demo_warehouse``), as the ``scout publish`` CLI does."""
 
-    def __init__(self, config_path: str | os.PathLike | None, storage: Storage, *, clock: Clock):
+    def __init__(self, config_path: str | os.PathLike | None, storage: Storage, *, clock: Clock,
+                 demo_warehouse: str | os.PathLike | None = None):
         self.config_path = config_path
         self.storage = storage
         self.clock = clock
+        self.demo_warehouse = Path(demo_warehouse) if demo_warehouse else None
 
     def _config(self):
         from ..publish import load_config
 
-        if not self.config_path:
-            raise ConfigError("No publish configuration on this server: set SCOUT_PUBLISH_CONFIG or "
-                              "c.ScoutExtension.publish_config to a datasets TOML file")
-        return load_config(self.config_path)
+        if self.config_path:
+            return load_config(self.config_path)
+        if self.demo_warehouse is not None and self.demo_warehouse.is_file():
+            from ..demo import demo_config_path
+
+            return load_config(demo_config_path(), source_url=f"sqlite:///{self.demo_warehouse}")
+        where = f" and no demo warehouse at {self.demo_warehouse}" if self.demo_warehouse else ""
+        raise ConfigError(f"No publish configuration on this server{where}: set SCOUT_PUBLISH_CONFIG or "
+                          "c.ScoutExtension.publish_config to a datasets TOML file (or run `scout demo`)")
 
     def plan(self, datasets: list[str] | None) -> list[str]:
         return [d.id for d in self._config().select(datasets)]

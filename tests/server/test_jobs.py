@@ -133,3 +133,15 @@ def test_publisher_without_config_is_a_config_error(tmp_path, fake_clock):
     publisher = ConfiguredPublisher(None, LocalStorage((tmp_path / "b").as_uri()), clock=fake_clock)
     with pytest.raises(ConfigError, match="SCOUT_PUBLISH_CONFIG"):
         JobRunner(publisher, clock=fake_clock).submit(None)
+
+
+def test_without_a_config_the_demo_warehouse_is_published(tmp_path, fake_clock):
+    from scout_jupyter.demo import prepare_demo
+
+    warehouse = prepare_demo(tmp_path / "demo", scale=0.05).folder / "warehouse.sqlite"
+    storage = LocalStorage((tmp_path / "bucket").as_uri(), clock=fake_clock, signing_key=b"k" * 64)
+    publisher = ConfiguredPublisher(None, storage, clock=fake_clock, demo_warehouse=warehouse)
+    assert len(publisher.plan(None)) == 9 and publisher.plan(["gold/txn_daily"]) == ["gold/txn_daily"]
+    missing = ConfiguredPublisher(None, storage, clock=fake_clock, demo_warehouse=tmp_path / "none.sqlite")
+    with pytest.raises(ConfigError, match="no demo warehouse at .*none.sqlite.*scout demo"):
+        missing.plan(None)
