@@ -277,7 +277,7 @@ class AccessLog:
 
     async def write_durable(self, row: AccessRow) -> None:
         """Queue a row and return once it is committed; AccessLogUnavailable otherwise."""
-        if self._closed or self._thread is None:
+        if self._closed or self._thread is None or not self._thread.is_alive():
             raise AccessLogUnavailable("Access log is not running; request refused")
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
@@ -328,20 +328,21 @@ class AccessLog:
         return batch, False
 
     def _commit(self, batch: list[tuple]) -> None:
-        rows = [row.to_db() for row, _notify in batch if row is not None]
+        count = sum(1 for row, _notify in batch if row is not None)
         error = None
-        if rows:
-            try:
+        try:
+            rows = [row.to_db() for row, _notify in batch if row is not None]
+            if rows:
                 self.ensure_schema()
                 self._check_file()
                 with self.engine.begin() as conn:
                     conn.execute(self.table.insert(), rows)
-            except AccessLogUnavailable as exc:
-                error = exc.message
-            except Exception as exc:  # noqa: BLE001 - every failure must reach the waiters
-                error = f"Access log unavailable ({_describe(exc)})"
-            if error:
-                log.error("Access log: %d row(s) not written: %s", len(rows), error)
+        except AccessLogUnavailable as exc:
+            error = exc.message
+        except Exception as exc:  # noqa: BLE001 - every failure must reach the waiters; the thread lives on
+            error = f"Access log unavailable ({_describe(exc)})"
+        if error:
+            log.error("Access log: %d row(s) not written: %s", count, error)
         waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
         for _row, notify in batch:
             if isinstance(notify, _Waiter):

@@ -181,3 +181,15 @@ def test_postgres_schema_view_and_durable_writes(postgres_url):
         log.close()
     # starting again on an existing schema is fine
     AccessLog(postgres_url).start().close()
+
+
+def test_a_row_that_cannot_be_stored_fails_its_batch_not_the_writer(sqlite_log):
+    bad = row(bytes=2**70)  # beyond BIGINT: the database refuses the batch
+
+    async def main():
+        with pytest.raises(AccessLogUnavailable):
+            await sqlite_log.write_durable(bad)
+        await sqlite_log.write_durable(row(user="after"))  # the writer thread is still there
+
+    asyncio.run(main())
+    assert [r["user"] for r in all_rows(sqlite_log)] == ["after"]
