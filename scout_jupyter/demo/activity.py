@@ -168,15 +168,16 @@ def _resolve(rng: np.random.Generator, pop: Population, v: dict, items: dict) ->
     walked = ~available & ~replaced
     fulfilled = np.where(switched | replaced, alternative, np.where(walked, -1, desired))
     substituted = named & (switched | replaced)
-    reason = np.where(switched, np.where(owner_reason, "owner_suggestion", "price"),
-                      np.where(carried, "out_of_stock", "not_carried")).astype(object)
+    reason = _labels(("owner_suggestion", "price", "out_of_stock", "not_carried"),
+                     np.where(switched, np.where(owner_reason, 0, 1), np.where(carried, 2, 3)))
     owner = np.where(substituted, np.where(switched, owner_reason, owner_u < 0.65),
                      named & walked & (owner_u < 0.3))
-    request_type = np.where(generic, "generic_category", np.where(pointing, "pointing", "brand_named"))
-    outcome = np.where(walked, "walked_away", np.where(substituted, "substituted", "as_requested"))
+    request_type = _labels(("generic_category", "pointing", "brand_named"),
+                           np.where(generic, 0, np.where(pointing, 1, 2)))
+    outcome = _labels(("walked_away", "substituted", "as_requested"), np.where(walked, 0, np.where(substituted, 1, 2)))
     return {"store": store, "desired": desired, "fulfilled": fulfilled, "generic": generic,
             "pointing": pointing, "available": available, "substituted": substituted, "reason": reason,
-            "owner": owner, "request_type": request_type.astype(object), "outcome": outcome.astype(object)}
+            "owner": owner, "request_type": request_type, "outcome": outcome}
 
 
 def _substitutes(rng: np.random.Generator, pop: Population, store: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -272,7 +273,12 @@ def _payments(rng: np.random.Generator, pop: Population, store: np.ndarray, cust
     p_utang = np.where(known & (pop.customers["has_utang_account"][c] == 1), 0.25 + 0.40 * since_payday / 15, 0.0)
     p_gcash = gcash_ok * (0.05 + 0.12 * young + 0.06 * urban + 0.08 * better_off)
     u = rng.random(len(store))
-    return np.where(u < p_utang, "utang", np.where(u < p_utang + p_gcash, "gcash", "cash")).astype(object)
+    return _labels(("utang", "gcash", "cash"), np.where(u < p_utang, 0, np.where(u < p_utang + p_gcash, 1, 2)))
+
+
+def _labels(names: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
+    """A text column from integer codes (every row shares the few label objects)."""
+    return np.array(names, dtype=object)[codes]
 
 
 def _nullable(values: np.ndarray, present: np.ndarray) -> np.ma.MaskedArray:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_START = date(2024, 7, 1)  # a Monday: ten whole ISO weeks by default
 DEFAULT_DAYS = 70
 MIN_DAYS = 14
+_WRITE_ROWS = 100_000
 
 metadata = sa.MetaData()
 _MONEY = sa.Numeric(12, 2).with_variant(sa.Float(), "sqlite")  # exact in PostgreSQL, REAL in SQLite
@@ -215,10 +216,12 @@ def _write_tables(conn: sqlite3.Connection, tables: dict[str, dict[str, np.ndarr
         names = [c.name for c in table.columns]
         if sorted(names) != sorted(columns):
             raise RuntimeError(f"generator and schema disagree on {table.name}: {sorted(columns)} vs {sorted(names)}")
-        rows = zip(*(_values(columns[n]) for n in names))
-        placeholders = ", ".join("?" * len(names))
-        conn.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({placeholders})", rows)
-        counts[table.name] = len(columns[names[0]])
+        insert = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        total = len(columns[names[0]])
+        for start in range(0, total, _WRITE_ROWS):  # Python objects for one slice at a time
+            stop = start + _WRITE_ROWS
+            conn.executemany(insert, zip(*(_values(columns[n][start:stop]) for n in names)))
+        counts[table.name] = total
     for index in INDEXES:
         conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
     return counts
