@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from .. import __version__
-from ..errors import (AccessDenied, ConfigError, DatasetNotFound, RateLimited, ScoutError, StorageError,
-                      StorageUnavailable)
+from ..errors import (AccessDenied, ConfigError, DatasetNotFound, ObjectNotFound, RateLimited, ScoutError,
+                      StorageError, StorageUnavailable)
 from ..storage.retry import RetryPolicy, TransientError
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,8 @@ def error_from_response(resp: requests.Response, what: str = "") -> ScoutError:
     if status in (401, 403):
         text = message if message.lower().startswith("access denied") else f"Access denied: {message}"
         return AccessDenied(f"{text} (HTTP {status})")
+    if status == 404 and code is not None:
+        return ObjectNotFound(message)
     if status == 404:
         return ConfigError(f"Not found on the Scout server: {what or resp.url} (HTTP 404); "
                            "is the scout_jupyter server extension enabled?")

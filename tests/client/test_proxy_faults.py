@@ -222,3 +222,14 @@ def test_publish_in_progress(proxy_client, fake_server):
 def test_analytics(proxy_client):
     table = proxy_client.analytics(days=3)
     assert table.loc[0, "total_requests"] == 4 and table.loc[0, "days"] == 3
+
+
+def test_unknown_job_and_missing_extension(proxy_client, fake_server, cache_dir, fake_clock, retry):
+    from scout_jupyter.errors import ConfigError, ObjectNotFound
+
+    with pytest.raises(ObjectNotFound, match="No job nope"):
+        proxy_client.job("nope")
+    bare = connect(api_url=fake_server.url + "elsewhere/", token=TOKEN, cache_dir=cache_dir, clock=fake_clock,
+                   retry=retry, set_default=False)
+    with pytest.raises(ConfigError, match="is the scout_jupyter server extension enabled"):
+        bare.datasets()
