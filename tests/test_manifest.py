@@ -91,6 +91,7 @@ ORIGINAL = """{
 
 
 def test_original_format_reads_with_a_warning(caplog):
+    caplog.set_level("WARNING", logger="scout_jupyter.manifest")  # the CLI's tests may have raised it
     m = Manifest.from_bytes(ORIGINAL.encode())
     e = m.get("gold/txn_daily")
     assert e.csv_key == "scout/v1/gold/txn_daily/txn_daily_2024-08-10.csv"
