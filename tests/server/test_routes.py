@@ -200,3 +200,36 @@ class FakePublisher:
 def scout_config(scout_config):
     scout_config["publisher"] = FakePublisher()
     return scout_config
+
+
+async def test_large_file_streams_in_bounded_memory(jp_fetch, small_store, fake_clock, http_server_client,
+                                                    jp_base_url):
+    import tracemalloc
+
+    from scout_jupyter.storage.local import signature_for
+
+    key = "scout/v1/gold/big/big_2024-08-10.csv"
+    path = small_store.storage.root / key
+    path.parent.mkdir(parents=True)
+    block = hashlib.sha256(b"x").hexdigest().encode() * 2048  # 128 KiB
+    with open(path, "wb") as fh:
+        for _ in range(512):  # 64 MiB
+            fh.write(block)
+    expires = int(fake_clock.time()) + 60
+    url = (f"{http_server_client.get_url(jp_base_url)}scout/files/{key}?expires={expires}"
+           f"&scout_auth={signature_for(b's' * 64, 'GET', key, expires)}")
+    digest, received = hashlib.sha256(), []
+
+    def consume(chunk: bytes) -> None:
+        digest.update(chunk)
+        received.append(len(chunk))
+
+    tracemalloc.start()
+    try:
+        response = await get_url(url, streaming_callback=consume, request_timeout=120)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.code == 200 and sum(received) == 64 * 2**20
+    assert digest.hexdigest() == hashlib.sha256(block * 512).hexdigest()
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.1f} MiB while streaming 64 MiB"
