@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from datetime import timedelta
 
@@ -284,7 +285,9 @@ def test_source_errors_are_config_errors(config, storage, fake_clock, tmp_path):
 def test_unchanged_sqlite_source_is_not_queried_again(config, storage, fake_clock, monkeypatch):
     first = publish(config, storage, clock=fake_clock)
     entry = manifest_of(storage).get("gold/sales")
-    assert len(entry.extra["source_fingerprint"]) == 64
+    assert entry.extra == {}  # the manifest carries no publisher bookkeeping
+    state = json.loads(storage.read_bytes("scout/v1/.publish/state.json"))["datasets"]
+    assert sorted(state) == sorted(IDS) and state["gold/sales"]["sha256"] == entry.sha256
     from scout_jupyter.publish import job
 
     calls = []
@@ -312,3 +315,18 @@ def test_tqdm_reporter_draws_bars_when_enabled_and_nothing_when_not(config, stor
         publish(config, storage, clock=fake_clock, on_progress=lambda e: (bars(e), quiet(e)))
     assert "publish: 100%" in shown.getvalue() and "3/3" in shown.getvalue()
     assert hidden.getvalue() == ""  # a StringIO is not a terminal
+
+
+def test_an_unrelated_source_change_re_exports_once_then_skips_again(config, storage, fake_clock, warehouse):
+    publish(config, storage, clock=fake_clock)
+    before = storage.read_bytes(latest_manifest_key())
+    with sqlite3.connect(warehouse / "small.sqlite") as db:
+        db.execute("CREATE TABLE unrelated (x)")
+    events = []
+    publish(config, storage, clock=fake_clock, on_progress=events.append)  # the file changed: queries run
+    assert ("gold/notes", "export", "done") in [(e.dataset, e.step, e.state) for e in events]
+    assert storage.read_bytes(latest_manifest_key()) == before  # same data: same manifest
+    events.clear()
+    publish(config, storage, clock=fake_clock, on_progress=events.append)  # and now the state knows
+    assert {(e.step, e.state) for e in events if e.dataset} == {("export", "skipped"), ("upload", "skipped"),
+                                                               ("verify", "skipped")}

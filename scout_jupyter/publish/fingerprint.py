@@ -2,19 +2,20 @@
 
 Re-publishing unchanged data must upload nothing (the sha256 comparison guarantees that), but
 finding out that the data is unchanged normally means running the query again. For a source
-whose state can be hashed cheaply, a file-based SQLite database, the publisher records in each
-manifest entry (extension field ``source_fingerprint``) a digest of everything the exported
-bytes depend on:
+whose state can be hashed cheaply, a file-based SQLite database, the publisher keeps a digest of
+everything the exported bytes depend on:
 
 * the database file's bytes (and its ``-wal`` file, if any),
 * the query text, or the callable's name and its module's source file,
 * ``guard_csv_formulas``, and the source of the modules that format the files (csvio, schema,
   export) with the package version.
 
-When the digest equals the previous entry's and that entry's files are still in the store, the
-dataset is not exported again: its entry is kept as is. Anything else (a server database, a
-materialized dataset, ``force=True``) always runs the query. An unchanged export keeps the
-previous entry *including* its fingerprint, so an entry changes only when its data does.
+The digests live in a small publisher state object beside the data, ``<namespace>/.publish/
+state.json`` (``{"datasets": {id: {"fingerprint", "sha256"}}}``), not in the manifest, so the
+manifest changes only when data does. When a dataset's digest equals the recorded one, the
+recorded sha256 is still its manifest entry's and the entry's files are still in the store, the
+dataset is not exported again. Anything else (a server database, a materialized dataset,
+``force=True``, a lost state object) just runs the query: the state is an optimization only.
 """
 
 from __future__ import annotations
@@ -34,8 +35,42 @@ from .config import DatasetDefinition
 
 log = logging.getLogger(__name__)
 
-FIELD = "source_fingerprint"
 _CHUNK = 1 << 20
+STATE_VERSION = 1
+
+
+def state_key(namespace: str) -> str:
+    return f"{namespace}/.publish/state.json"
+
+
+def read_state(storage, namespace: str, retry) -> dict[str, dict[str, str]]:
+    """The recorded ``{dataset id: {"fingerprint", "sha256"}}``; empty when missing or unreadable."""
+    from ..errors import ObjectNotFound, ScoutError
+    from ..storage.retry import TransientError
+
+    key = state_key(namespace)
+    try:
+        raw = retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}")
+        datasets = json.loads(raw.decode("utf-8"))["datasets"]
+        return {k: {"fingerprint": str(v["fingerprint"]), "sha256": str(v["sha256"])} for k, v in datasets.items()}
+    except ObjectNotFound:
+        return {}
+    except (ScoutError, TransientError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("Ignoring the publisher state %s: %s", key, exc)
+        return {}
+
+
+def write_state(storage, namespace: str, state: dict[str, dict[str, str]], retry) -> None:
+    """Record the fingerprints (best effort: a failure only costs a re-export next time)."""
+    from ..errors import ScoutError
+
+    key = state_key(namespace)
+    data = json.dumps({"version": STATE_VERSION, "datasets": dict(sorted(state.items()))}, indent=1,
+                      sort_keys=True).encode("utf-8")
+    try:
+        retry.call(lambda: storage.write(key, data, content_type="application/json"), describe=f"write of {key}")
+    except ScoutError as exc:
+        log.warning("Could not record the publisher state %s: %s", key, exc.message)
 
 
 def _file_sha256(path: str | os.PathLike) -> str:

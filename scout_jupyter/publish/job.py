@@ -39,8 +39,7 @@ from ..schema import TableSchema, bump_version, compare_schemas
 from ..storage.base import Storage
 from ..storage.retry import RetryPolicy
 from .config import DatasetDefinition, PublishConfig
-from .fingerprint import FIELD as FINGERPRINT_FIELD
-from .fingerprint import dataset_fingerprint, source_digest
+from .fingerprint import dataset_fingerprint, read_state, source_digest, write_state
 from .export import ExportedDataset, describe_error, export_dataset, unwrap_error
 from .lock import DEFAULT_STALE_AFTER, PublishLock
 from .manifest_io import read_previous_manifest, write_manifest
@@ -122,6 +121,8 @@ class _PublishRun:
             ns: read_previous_manifest(storage, ns, retry) for ns in config.namespaces}
         self.entries: dict[str, list[DatasetEntry]] = {ns: [] for ns in config.namespaces}
         self.source: str | None = None  # the source's digest, when it can be fingerprinted
+        self.state = {ns: read_state(storage, ns, retry) for ns in config.namespaces}
+        self._state_before = {ns: dict(v) for ns, v in self.state.items()}
         self._emit_lock = threading.RLock()
 
     def emit(self, event: ProgressEvent) -> None:
@@ -151,6 +152,9 @@ class _PublishRun:
                     future.cancel()
                 raise
         snapshots, changed, generated_at = self.write_manifests()
+        for namespace, state in self.state.items():
+            if state != self._state_before[namespace]:
+                write_state(self.storage, namespace, state, self.retry)  # after the manifest: it refers to it
         return PublishResult(manifest="/" + latest_manifest_key(self.config.namespaces[0]), datasets=results,
                              manifest_changed=changed, snapshots=snapshots, generated_at=generated_at)
 
@@ -222,8 +226,10 @@ class _PublishRun:
         if fingerprint is None:
             return None
         previous = [self._previous_entry(ns, definition.id) for ns in self.config.namespaces]
-        if any(p is None or p.extra.get(FINGERPRINT_FIELD) != fingerprint or p.description != definition.description
-               or p.update_frequency != definition.update_frequency for p in previous):
+        recorded = [self.state[ns].get(definition.id) for ns in self.config.namespaces]
+        if any(p is None or r != {"fingerprint": fingerprint, "sha256": p.sha256}
+               or p.description != definition.description or p.update_frequency != definition.update_frequency
+               for p, r in zip(previous, recorded)):
             return None
         if not all(self._still_stored(p) for p in previous):
             return None
@@ -243,12 +249,19 @@ class _PublishRun:
             kept = self.keep_previous(definition, exported, previous)
             if kept is not None:
                 entries[namespace] = kept
+                self._record(namespace, definition.id, fingerprint, kept)
                 continue
             placed = self.uploader.place(definition.id, self.date, namespace, files)
             sent += sum(p.bytes_uploaded for p in placed)
-            entry = self.new_entry(definition, exported, previous, placed[0].key, placed[1].key)
-            entries[namespace] = replace(entry, extra={FINGERPRINT_FIELD: fingerprint}) if fingerprint else entry
+            entries[namespace] = self.new_entry(definition, exported, previous, placed[0].key, placed[1].key)
+            self._record(namespace, definition.id, fingerprint, entries[namespace])
         return _Outcome(entries, sent)
+
+    def _record(self, namespace: str, dataset_id: str, fingerprint: str | None, entry: DatasetEntry) -> None:
+        if fingerprint is None:
+            self.state[namespace].pop(dataset_id, None)
+        else:
+            self.state[namespace][dataset_id] = {"fingerprint": fingerprint, "sha256": entry.sha256}
 
     def keep_previous(self, definition: DatasetDefinition, exported: ExportedDataset,
                       previous: DatasetEntry | None) -> DatasetEntry | None:

@@ -31,7 +31,8 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
         damaged = exc
     snapshots = [i.key for i in retry.call(lambda: list(storage.list(f"{namespace}/manifests/")),
                                            describe=f"listing of {namespace}/manifests/")
-                 if i.key.endswith(".json") and not i.key.endswith("/latest.json")]
+                 if i.key.endswith(".json") and not i.key.endswith("/latest.json")
+                 and not i.key.rsplit("/", 1)[-1].startswith(".")]
     for snapshot in sorted(snapshots, key=_snapshot_order, reverse=True):
         try:
             manifest = Manifest.from_bytes(retry.call(lambda: storage.read_bytes(snapshot),
