@@ -60,21 +60,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def jupyter_server(workdir: Path, store_url: str, log_url: str) -> Iterator[str]:
+def jupyter_server(workdir: Path, store_url: str, log_url: str, *, command: list[str] | None = None,
+                   token: str = TOKEN, log_level: str = "WARN", env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real server process (``jupyter server``, or ``command`` such as ``jupyter-scout``) with only
+    the scout_jupyter extension, the rate limit raised; yields its URL once the routes answer."""
     port = free_port()
-    env = {**os.environ, "SCOUT_STORAGE_URL": store_url, "SCOUT_ACCESS_LOG_URL": log_url,
-           "SCOUT_RATE_LIMIT": "1000000/minute", "JUPYTER_DATA_DIR": str(workdir / "data"),
-           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "PYTHONPATH": str(ROOT)}
+    environ = {**os.environ, "SCOUT_STORAGE_URL": store_url, "SCOUT_ACCESS_LOG_URL": log_url,
+               "SCOUT_RATE_LIMIT": "1000000/minute", "JUPYTER_DATA_DIR": str(workdir / "data"),
+               "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "PYTHONPATH": str(ROOT), **(env or {})}
+    for name in ("SCOUT_API_URL", "SCOUT_API_TOKEN", "SCOUT_MAX_TTL"):
+        environ.pop(name, None)
     disable = [arg for name in OTHER_EXTENSIONS for arg in ("--ServerApp.jpserver_extensions", f"{name}=False")]
-    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={workdir}", "--ServerApp.log_level=WARN", *disable]
+    args = [*(command or [sys.executable, "-m", "jupyter_server"]), "--no-browser", "--allow-root",
+            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={workdir}", f"--ServerApp.log_level={log_level}", *disable]
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=environ, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}/"
-            _wait_until_up(process, url, log_path)
+            _wait_until_up(process, url, token, log_path)
             yield url
         finally:
             process.terminate()
@@ -85,7 +90,7 @@ def jupyter_server(workdir: Path, store_url: str, log_url: str) -> Iterator[str]
                 process.wait()
 
 
-def _wait_until_up(process: subprocess.Popen, url: str, log_path: Path, timeout: float = 90.0) -> None:
+def _wait_until_up(process: subprocess.Popen, url: str, token: str, log_path: Path, timeout: float = 90.0) -> None:
     import requests
 
     deadline = time.monotonic() + timeout
@@ -93,7 +98,7 @@ def _wait_until_up(process: subprocess.Popen, url: str, log_path: Path, timeout:
         if process.poll() is not None:
             raise RuntimeError(f"jupyter server exited:\n{log_path.read_text(errors='replace')[-3000:]}")
         try:
-            if requests.get(url + "scout/api/datasets", headers={"Authorization": f"token {TOKEN}"},
+            if requests.get(url + "scout/api/datasets", headers={"Authorization": f"token {token}"},
                             timeout=2).status_code == 200:
                 return
         except requests.ConnectionError:

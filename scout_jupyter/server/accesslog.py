@@ -8,7 +8,8 @@ after ``flush_interval`` seconds, or at once when a caller waits for durability.
 and raises :class:`AccessLogUnavailable` when it did not — the signing route fails closed on it.
 
 Rows never hold a URL, signature, token or key: the columns are the whole record, and every
-free-text value is escaped (control and invisible characters as ``\\uXXXX``) and truncated.
+free-text value is escaped (control and invisible characters as ``\\u200f``-style escapes)
+and truncated.
 """
 
 from __future__ import annotations

@@ -53,27 +53,25 @@ async def test_row19_database_removed_while_running(jp_fetch, tmp_path):
     assert (await get_url(url)).code == 200  # a URL issued while the log worked still downloads
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("access_log_url", ["postgres"], indirect=True)
-async def test_row19_postgres_database_dropped_while_running(jp_fetch, access_log_url):
-    await sign(jp_fetch)
-    url = make_url(access_log_url)
+def break_postgres(log_url: str, statements: list[str]) -> None:
+    """Run ``statements`` ({db} is the log's database) as the server's superuser."""
+    url = make_url(log_url)
     with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres",
                          autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{url.database}" WITH (FORCE)')
-    await assert_refused_without_url(jp_fetch)
+        for statement in statements:
+            admin.execute(statement.format(db=url.database))
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("access_log_url", ["postgres"], indirect=True)
-async def test_row19_postgres_read_only_refuses_signing(jp_fetch, access_log_url):
+@pytest.mark.parametrize("statements", [
+    ['DROP DATABASE "{db}" WITH (FORCE)'],
+    ['ALTER DATABASE "{db}" SET default_transaction_read_only = on',
+     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"],
+], ids=["dropped", "read-only"])
+async def test_row19_postgres_gone_or_read_only_while_running(jp_fetch, access_log_url, statements):
     await sign(jp_fetch)
-    url = make_url(access_log_url)
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres",
-                         autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                      (url.database,))
+    break_postgres(access_log_url, statements)
     await assert_refused_without_url(jp_fetch)
 
 
