@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 from . import settings
 from .errors import ChecksumMismatch, ConfigError, InvalidTTL, ObjectNotFound, ScoutError
 from .manifest import DEFAULT_NAMESPACE, DatasetEntry, Manifest, latest_manifest_key, validate_dataset_id
-from .storage import DEFAULT_STORE, open_storage
+from .storage import DEFAULT_STORE, open_storage, storage_url_from_arg
 from .storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,10 @@ def _size(n: int | None) -> str:
     return str(n)
 
 
-def _open_store(args: argparse.Namespace) -> Storage:
-    return open_storage(args.store if args.store else (settings.env(settings.STORAGE_URL) or DEFAULT_STORE))
+def _open_store(args: argparse.Namespace, *, create: bool = False) -> Storage:
+    """The store named by ``--store``; reading commands never create a local bucket folder."""
+    url = storage_url_from_arg(args.store or settings.env(settings.STORAGE_URL) or DEFAULT_STORE)
+    return open_storage(url, create=False) if url.startswith("file:") and not create else open_storage(url)
 
 
 def _manifest(storage: Storage, namespace: str) -> Manifest:
@@ -124,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     warehouse = Path(args.warehouse) if args.warehouse else DEMO_DIR / "warehouse.sqlite"
     path = _demo_warehouse(warehouse.expanduser().absolute(), args.seed, args.scale, args.rebuild)
     config = load_config(demo_config_path(), source_url=f"sqlite:///{path}")
-    return _run_publish(config, _open_store(args), args, None)
+    return _run_publish(config, _open_store(args, create=True), args, None)
 
 
 def _publish_config(args: argparse.Namespace):
@@ -148,7 +150,7 @@ def _publish_config(args: argparse.Namespace):
 def cmd_publish(args: argparse.Namespace) -> int:
     config = _publish_config(args)
     datasets = [validate_dataset_id(d) for d in args.dataset] if args.dataset else None
-    return _run_publish(config, _open_store(args), args, datasets)
+    return _run_publish(config, _open_store(args, create=True), args, datasets)
 
 
 # --- reading the store ---------------------------------------------------------------------------

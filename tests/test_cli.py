@@ -122,6 +122,7 @@ def test_usage_errors_exit_2_in_one_line(capsys, env):
 def test_missing_manifest_and_missing_demo_warehouse(capsys, env):
     code, _, err = run(capsys, "ls", "--store", env["store"])
     assert code == 1 and err.startswith("scout: No manifest at file://") and "publish first" in err
+    assert not (env["tmp"] / "store").exists()  # reading never creates the bucket folder
     code, _, err = run(capsys, "publish", "--store", env["store"])
     assert code == 1 and "run `scout demo` first" in err and err.count("\n") == 1
 
