@@ -7,7 +7,7 @@ url = "sqlite:///warehouse.sqlite"      # relative SQLite paths resolve against 
 [publish]                               # optional
 namespaces = ["scout/v1", "scout/v2"]   # dual publication; default ["scout/v1"]
 guard_csv_formulas = false              # RELIABILITY.md row 27
-chunk_size = 50000                      # rows per streamed chunk
+chunk_size = 20000                      # rows per streamed chunk
 workers = 2                             # datasets exported at the same time
 
 [[datasets]]
@@ -42,7 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-DEFAULT_CHUNK_SIZE = 50_000
+DEFAULT_CHUNK_SIZE = 20_000
 DEFAULT_WORKERS = 2
 NAMESPACE_RE = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_.-]+)*$")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
