@@ -13,6 +13,7 @@ pytest_plugins: tuple[str, ...] = (
     "tests.fixtures.supabase",
     "pytest_jupyter.jupyter_server",
     "tests.fixtures.jupyter",
+    "tests.fixtures.lab",
 )
 
 

@@ -1,0 +1,132 @@
+"""The quickstart notebook in JupyterLab in Chromium, as a user runs it: open it, Run → Run All
+Cells, see every cell executed without an error and the ``txn_daily.head()`` table.
+
+In JupyterLab's DOM an error output and a stderr warning look the same (both render as
+``.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]``), and Run All stops at
+the first error, leaving later cells unnumbered. So the checks are: every code cell numbered, no
+traceback text in the page, and, after saving from the browser, no ``error`` output in the
+notebook file JupyterLab wrote.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run"]
+NOTEBOOK = "quickstart.ipynb"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+TIMEOUT_MS = 45_000
+
+# The notebook's kernel is started and idle (JupyterLab shows "No Kernel" until a session exists,
+# and the indicator reads "idle" before that too).
+KERNEL_IDLE = f"""() => {{
+    const name = document.querySelector('{PANEL} .jp-KernelName jp-button');
+    const state = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');
+    return !!name && name.getAttribute('aria-label') !== 'No Kernel'
+        && !!state && state.dataset.status === 'idle';
+}}"""
+# Run All has finished: every code cell numbered, or it stopped at an error (some cells numbered,
+# none queued or running, the rest left blank).
+PROMPTS = f"[...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent.trim())"
+RUN_ALL_FINISHED = f"""() => {{
+    const prompts = {PROMPTS};
+    const numbered = prompts.filter(p => /^\\[\\d+\\]:$/.test(p)).length;
+    return prompts.length > 0 && numbered > 0 && !prompts.includes('[*]:');
+}}"""
+
+
+@pytest.fixture
+def page(tmp_path) -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium not found: apt-get install -y chromium (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.page_errors = []
+            page.on("pageerror", lambda error: page.page_errors.append(str(error)))
+            yield page
+            page.screenshot(path=str(tmp_path / "final.png"))  # what the page showed at the end, pass or fail
+        finally:
+            browser.close()
+
+
+def wait_for(page, condition: str, what: str) -> None:
+    """Wait (bounded) for a JavaScript condition; on timeout, fail saying what the page showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(condition, timeout=TIMEOUT_MS)
+    except PlaywrightTimeout:
+        status = page.evaluate(f"() => document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')"
+                               "?.dataset.status ?? 'no notebook'")
+        pytest.fail(f"{what} not seen within {TIMEOUT_MS / 1000:.0f} s: kernel {status}, prompts "
+                    f"{page.evaluate(f'() => {PROMPTS}')}, stderr {stderr_texts(page)}, page errors "
+                    f"{page.page_errors}")
+
+
+def run_all_cells(page) -> None:
+    page.click(".lm-MenuBar-itemLabel:text-is('Run')")
+    page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
+    wait_for(page, RUN_ALL_FINISHED, "Run All Cells finishing")
+
+
+def stderr_texts(page) -> list[str]:
+    return page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']") \
+        .all_inner_texts()
+
+
+def save_and_read(page, server) -> dict:
+    """Save from the browser (Ctrl+S) and read the notebook JupyterLab wrote."""
+    page.keyboard.press("Control+s")
+    page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty",
+                           state="detached", timeout=TIMEOUT_MS)
+    answer = server.api("GET", f"api/contents/{NOTEBOOK}", params={"content": "1"})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["content"]
+
+
+@pytest.mark.browser
+def test_quickstart_runs_in_jupyterlab(lab_server, page, tmp_path):
+    page.goto(lab_server.lab_url(f"lab/tree/{NOTEBOOK}"))
+    page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell")
+    wait_for(page, KERNEL_IDLE, "an idle kernel")
+    run_all_cells(page)
+
+    prompts = page.evaluate(f"() => {PROMPTS}")
+    problems = [text for text in stderr_texts(page) if "Traceback" in text or "Error" in text]
+    assert all(p[1:-2].isdigit() for p in prompts), f"cells not executed: {prompts}; errors: {problems}"
+    assert not problems, problems
+
+    head = (page.locator(f"{PANEL} .jp-CodeCell", has_text="%scout load gold/txn_daily")
+            .locator(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe"))
+    head.scroll_into_view_if_needed()
+    assert head.is_visible()
+    assert head.locator("th", has_text="store_code").count() == 1
+    assert head.locator("tbody tr").count() == 5  # head()
+    rows = lab_server.manifest()["datasets"]["gold/txn_daily"]["row_count"]
+    loaded = page.locator(f"{PANEL} .jp-CodeCell", has_text="%scout load gold/txn_daily").locator(
+        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+    assert f"{rows} rows" in loaded.inner_text()
+
+    screenshot = tmp_path / "quickstart.png"
+    page.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
+
+    saved = save_and_read(page, lab_server)
+    code = [cell for cell in saved["cells"] if cell["cell_type"] == "code"]
+    assert code and all(isinstance(cell["execution_count"], int) for cell in code)
+    errors = [out for cell in code for out in cell["outputs"] if out["output_type"] == "error"]
+    assert not errors, json.dumps(errors)[:2000]
+    assert not page.page_errors, page.page_errors
