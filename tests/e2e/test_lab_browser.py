@@ -11,6 +11,7 @@ notebook file JupyterLab wrote.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterator
 
@@ -48,8 +49,11 @@ def page(tmp_path) -> Iterator:
         pytest.fail("Chromium not found: apt-get install -y chromium (make test installs it when run as root)")
     from playwright.sync_api import sync_playwright
 
+    home = tmp_path / "browser-home"  # Chromium's crash-report settings and dconf go here, not to ~
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_CACHE_HOME": str(home / ".cache")}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=env)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = context.new_page()
