@@ -1,7 +1,7 @@
 """B7–B9 of PERFORMANCE.md: publishing the nine demo datasets into a local store.
 
 Each publish runs in a fresh child process, so its peak memory is its own: the figure is the
-peak RSS during the publish minus the RSS after the imports (``ru_maxrss`` and ``VmRSS``).
+peak RSS during the publish minus the RSS after the imports (``VmHWM`` and ``VmRSS``).
 B7 publishes scale 1 into an empty store; B8 re-publishes it unchanged (ratio against B7);
 B9 publishes scale 10 (scale 3 with ``--quick``) against scale 1, time and memory. Building
 the warehouses is not timed.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -21,10 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _rss_now_kb() -> int:
+def _status_kb(field: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of this process, in kB. VmHWM, unlike ``ru_maxrss``,
+    starts afresh at exec: ru_maxrss would include the parent's RSS at the fork (the parent
+    here has just built a large warehouse)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -37,11 +39,11 @@ def child(warehouse: str, store: str) -> dict:
 
     config = load_config(demo_config_path(), source_url=f"sqlite:///{warehouse}")
     storage = open_storage(store)
-    base = _rss_now_kb()
+    base = _status_kb("VmRSS")
     started = time.perf_counter()
     result = publish(config, storage)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM")
     return {"seconds": seconds, "rss_base_mb": base / 1024, "rss_peak_mb": peak / 1024,
             "publish_mb": (peak - base) / 1024, "bytes_uploaded": result.bytes_uploaded, "ok": result.ok,
             "rows": sum(d.row_count or 0 for d in result.datasets)}

@@ -1,13 +1,12 @@
 """Publishing streams: 4x the rows must not mean 4x the memory (RELIABILITY.md row 28's publisher half).
 
-Each size publishes in a fresh process: peak RSS above the imports (``ru_maxrss``) and the peak
+Each size publishes in a fresh process: peak RSS above the imports (``VmHWM``) and the peak
 of Python-level allocations (tracemalloc) are compared between 25K and 100K rows.
 """
 
 from __future__ import annotations
 
 import json
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -51,19 +50,19 @@ def child(config_path: str, store: str) -> None:
     from scout_jupyter.storage import open_storage
 
     config, storage = load_config(config_path), open_storage(store)
-    base = _rss_kb()
+    base = _status_kb("VmRSS")
     tracemalloc.start()
     result = publish(config, storage)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _status_kb("VmHWM")  # not ru_maxrss: that one includes the parent's RSS at the fork
     print(json.dumps({"rows": result.datasets[0].row_count, "ok": result.ok, "rss_mb": (peak - base) / 1024,
                       "traced_mb": traced_peak / 2**20, "csv_mb": _csv_mb(store)}))
 
 
-def _rss_kb() -> int:
+def _status_kb(field: str) -> int:
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in fh if line.startswith(field + ":"))
 
 
 def _csv_mb(store: str) -> float:
