@@ -78,7 +78,7 @@ def split_dataset_id(dataset_id: str) -> tuple[str, str]:
 def dataset_key(dataset_id: str, date: str, ext: str = "csv", namespace: str = DEFAULT_NAMESPACE) -> str:
     """``scout/v1/gold/txn_daily/txn_daily_2024-08-10.csv``: the storage key of a data file."""
     layer, name = split_dataset_id(dataset_id)
-    if not DATE_RE.match(date):
+    if not DATE_RE.fullmatch(date):
         raise ValueError(f"Bad date {date!r}")
     return f"{namespace}/{layer}/{name}/{name}_{date}.{ext}"
 
@@ -174,14 +174,14 @@ class DatasetEntry:
         _check_str(obj, "latest_csv", where)
         _check_manifest_path(obj["latest_csv"], where, "latest_csv")
         _check_str(obj, "date", where)
-        if not DATE_RE.match(obj["date"]):
+        if not DATE_RE.fullmatch(obj["date"]):
             raise ManifestInvalid(f"Manifest {where} has a malformed date: {_printable(obj['date'])}")
         _check_count(obj, "row_count", where)
         _check_count(obj, "size_bytes", where)
         _check_sha(obj, "sha256", where)
         for name in ("content_type", "schema_version", "last_modified", "description"):
             _check_str(obj, name, where)
-        if not SEMVER_RE.match(obj["schema_version"]):
+        if not SEMVER_RE.fullmatch(obj["schema_version"]):
             raise ManifestInvalid(f"Manifest {where} has a malformed schema_version: "
                                   f"{_printable(obj['schema_version'])}")
         try:
@@ -240,7 +240,7 @@ def _check_count(obj: dict, name: str, where: str) -> None:
 
 def _check_sha(obj: dict, name: str, where: str) -> None:
     value = obj.get(name)
-    if not isinstance(value, str) or not SHA256_RE.match(value):
+    if not isinstance(value, str) or not SHA256_RE.fullmatch(value):
         raise ManifestInvalid(f"Manifest {where} has a malformed {name} (expected 64 lower-case hex digits)")
 
 
@@ -429,7 +429,7 @@ def _check_integrity(integrity: Any, datasets_json: Mapping[str, Any]) -> list[s
     if not isinstance(integrity, dict):
         raise ManifestInvalid("Manifest field integrity must be an object")
     declared = integrity.get("manifest_sha256")
-    if not isinstance(declared, str) or not SHA256_RE.match(declared):
+    if not isinstance(declared, str) or not SHA256_RE.fullmatch(declared):
         raise ManifestInvalid("Manifest integrity has a malformed manifest_sha256 (expected 64 lower-case hex digits)")
     total = integrity.get("total_size_bytes")
     expected_total = sum(int(e["size_bytes"]) for e in datasets_json.values())
