@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -43,8 +45,9 @@ RUN_ALL_FINISHED = f"""() => {{
 }}"""
 
 
-@pytest.fixture
-def page(tmp_path) -> Iterator:
+@contextmanager
+def chromium_page(tmp_path: Path) -> Iterator:
+    """A page in headless Debian Chromium; a missing browser fails the test (never skips it)."""
     if not CHROMIUM.exists():
         pytest.fail("Chromium not found: apt-get install -y chromium (make test installs it when run as root)")
     from playwright.sync_api import sync_playwright
@@ -60,8 +63,10 @@ def page(tmp_path) -> Iterator:
             page.set_default_timeout(TIMEOUT_MS)
             page.page_errors = []
             page.on("pageerror", lambda error: page.page_errors.append(str(error)))
-            yield page
-            page.screenshot(path=str(tmp_path / "final.png"))  # what the page showed at the end, pass or fail
+            try:
+                yield page
+            finally:  # what the page showed at the end, pass or fail
+                page.screenshot(path=str(tmp_path / "final.png"))
         finally:
             browser.close()
 
@@ -102,7 +107,12 @@ def save_and_read(page, server) -> dict:
 
 
 @pytest.mark.browser
-def test_quickstart_runs_in_jupyterlab(lab_server, page, tmp_path):
+def test_quickstart_runs_in_jupyterlab(lab_server, tmp_path):
+    with chromium_page(tmp_path) as page:
+        run_quickstart_and_check(page, lab_server, tmp_path)
+
+
+def run_quickstart_and_check(page, lab_server, tmp_path: Path) -> None:
     page.goto(lab_server.lab_url(f"lab/tree/{NOTEBOOK}"))
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell")
     wait_for(page, KERNEL_IDLE, "an idle kernel")
@@ -134,3 +144,10 @@ def test_quickstart_runs_in_jupyterlab(lab_server, page, tmp_path):
     errors = [out for cell in code for out in cell["outputs"] if out["output_type"] == "error"]
     assert not errors, json.dumps(errors)[:2000]
     assert not page.page_errors, page.page_errors
+
+
+def test_missing_chromium_fails_with_the_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    hint = r"^Chromium not found: apt-get install -y chromium \(make test installs it when run as root\)$"
+    with pytest.raises(pytest.fail.Exception, match=hint), chromium_page(tmp_path):
+        pass
