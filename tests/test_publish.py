@@ -330,3 +330,24 @@ def test_an_unrelated_source_change_re_exports_once_then_skips_again(config, sto
     publish(config, storage, clock=fake_clock, on_progress=events.append)  # and now the state knows
     assert {(e.step, e.state) for e in events if e.dataset} == {("export", "skipped"), ("upload", "skipped"),
                                                                ("verify", "skipped")}
+
+
+def test_a_publisher_whose_lock_was_taken_over_stops_before_the_manifest(config, storage, fake_clock):
+    from scout_jupyter.errors import PublishInProgress
+    from scout_jupyter.publish.lock import LockInfo, lock_key
+
+    class TakenOver(WrappedStorage):
+        done = False
+
+        def write(self, key, data, **kw):
+            if key.endswith(".csv") and not self.done:  # meanwhile, another host broke our lock
+                self.done = True
+                now = "2024-08-10T03:00:00.000Z"
+                self.inner.write(lock_key(), LockInfo("intruder", "elsewhere", 1, now, now).to_bytes())
+                fake_clock.advance(120)
+            return super().write(key, data, **kw)
+
+    with pytest.raises(PublishInProgress, match="taken over"):
+        publish(config, TakenOver(storage), clock=fake_clock)
+    assert not storage.exists(latest_manifest_key())
+    assert LockInfo.from_bytes(storage.read_bytes(lock_key())).owner == "intruder"  # theirs, untouched

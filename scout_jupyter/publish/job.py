@@ -80,7 +80,35 @@ def publish(config: PublishConfig, storage: Storage, *, datasets: Iterable[str] 
         stack.callback(engine.dispose)
         run = _PublishRun(config, storage, engine, Path(workdir), clock, retry, locks, on_progress)
         run.source = None if force else source_digest(config.source_url)
+        stack.enter_context(_HeartbeatThread(run))
         return run.execute(definitions)
+
+
+class _HeartbeatThread(threading.Thread):
+    """Keeps the locks' heartbeats fresh while a long query runs between progress events; a
+    lock found taken over is reported to the run, whose next event then stops the publish."""
+
+    def __init__(self, run: "_PublishRun", every: float = 10.0):
+        super().__init__(name="scout-publish-heartbeat", daemon=True)
+        self.run_, self.every, self.stop = run, every, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                self.run_.heartbeat()
+            except PublishInProgress as exc:
+                self.run_.lost = exc
+                return
+            except Exception as exc:  # noqa: BLE001 - a failed heartbeat is retried on the next beat
+                log.warning("Publish lock heartbeat failed: %s", exc)
+
+    def __enter__(self) -> "_HeartbeatThread":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.join()
 
 
 def open_source(url: str) -> Engine:
@@ -124,12 +152,20 @@ class _PublishRun:
         self.state = {ns: read_state(storage, ns, retry) for ns in config.namespaces}
         self._state_before = {ns: dict(v) for ns, v in self.state.items()}
         self._emit_lock = threading.RLock()
+        self.lost: PublishInProgress | None = None  # set when a heartbeat found the lock taken over
+
+    def heartbeat(self, *, force: bool = False) -> None:
+        """Refresh every lock (throttled); PublishInProgress if one was broken: stop everything."""
+        with self._emit_lock:
+            if self.lost is not None:
+                raise self.lost
+            for lock in self.locks:
+                lock.heartbeat(force=force)
 
     def emit(self, event: ProgressEvent) -> None:
         """Report progress (serialized: exports emit from worker threads) and heartbeat the locks."""
         with self._emit_lock:
-            for lock in self.locks:
-                lock.heartbeat()  # raises PublishInProgress if our lock was broken: stop everything
+            self.heartbeat()
             if self.on_progress is not None:
                 try:
                     self.on_progress(event)
@@ -310,8 +346,7 @@ class _PublishRun:
             self.emit(ProgressEvent(None, "manifest", "skipped"))
             return (), False, None
         self.emit(ProgressEvent(None, "manifest", "started"))
-        for lock in self.locks:
-            lock.heartbeat(force=True)  # still ours? a broken lock must not be followed by a manifest
+        self.heartbeat(force=True)  # still ours? a broken lock must not be followed by a manifest
         now = self.clock.now()
         try:
             for namespace, entries in self.entries.items():
