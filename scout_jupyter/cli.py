@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="re-run every query even if the source is unchanged")
     pub = add("publish", cmd_publish, "publish datasets from a definitions file", jsonflag)
     pub.add_argument("--config", help="publishing TOML (default: $SCOUT_PUBLISH_CONFIG, else the demo's)")
-    pub.add_argument("--dataset", action="append", metavar="ID", help="publish only this dataset (repeatable)")
+    pub.add_argument("--dataset", action="extend", nargs="+", metavar="ID",
+                     help="publish only these datasets (--dataset a b, or repeated)")
     pub.add_argument("--source", help="source database URL (overrides the file's [source] url)")
     pub.add_argument("--force", action="store_true", help="re-run every query even if the source is unchanged")
     add("ls", cmd_ls, "list the published datasets", jsonflag)

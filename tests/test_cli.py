@@ -178,3 +178,11 @@ def test_get_to_stdout(capfdbinary, env):
     assert main(["get", "gold/notes", "-o", "-", "--store", env["store"]]) == 0
     out = capfdbinary.readouterr().out
     assert out.startswith(b"id,note,code\n1,plain,007\n")
+
+
+def test_dataset_selection_takes_several_ids(capsys, env):
+    document = published(capsys, env, "--dataset", "gold/notes", "platinum/scores", "--dataset", "gold/notes")
+    assert [d["id"] for d in document["datasets"]] == ["gold/notes", "platinum/scores"]
+    code, _, err = run(capsys, "publish", "--config", env["config"], "--store", env["store"], "--dataset", "gold/nope")
+    assert code == 1 and err == "scout: Dataset gold/nope is not defined in " + env["config"] + \
+        " (defined: gold/sales, gold/notes, platinum/scores)\n"
