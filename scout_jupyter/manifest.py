@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .clock import Clock, SYSTEM_CLOCK, isoformat_z, parse_timestamp
 from .errors import DatasetNotFound, InvalidDatasetId, ManifestInvalid
@@ -88,8 +88,25 @@ def latest_manifest_key(namespace: str = DEFAULT_NAMESPACE) -> str:
 
 
 def snapshot_manifest_key(when: datetime, namespace: str = DEFAULT_NAMESPACE) -> str:
-    """``scout/v1/manifests/2024-08-10T021500Z.json``: the immutable snapshot of one publish."""
+    """``scout/v1/manifests/2024-08-10T021500Z.json``: the immutable snapshot of one publish.
+    A second publish within the same second writes ``…T021500Z.2.json`` (then ``.3`` …)."""
     return f"{namespace}/manifests/{when.strftime('%Y-%m-%dT%H%M%SZ')}.json"
+
+
+SNAPSHOT_NAME_RE = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{6}Z)(?:\.([2-9]|[1-9]\d+))?\.json")
+
+
+def snapshot_order(key: str) -> tuple[str, int] | None:
+    """Sort key of a snapshot's key or file name (time, then the same-second counter);
+    None for anything that is not a snapshot (``latest.json``, lock files …)."""
+    match = SNAPSHOT_NAME_RE.fullmatch(key.rsplit("/", 1)[-1])
+    return (match.group(1), int(match.group(2) or 1)) if match else None
+
+
+def snapshots_newest_first(keys: Iterable[str]) -> list[str]:
+    """The snapshot keys among ``keys``, newest first."""
+    found = [(order, key) for key in keys if (order := snapshot_order(key)) is not None]
+    return [key for _, key in sorted(found, reverse=True)]
 
 
 # --- freshness --------------------------------------------------------------------------------

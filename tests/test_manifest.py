@@ -233,3 +233,16 @@ def test_freshness(frequency, age, state):
 def test_freshness_without_timestamp():
     assert freshness(None, "daily") == "unknown"
     assert freshness("garbage", "daily") == "unknown"
+
+
+def test_snapshots_newest_first_orders_same_second_publishes_and_skips_other_files():
+    from scout_jupyter.manifest import snapshot_order, snapshots_newest_first
+    keys = ["scout/v1/manifests/latest.json", "scout/v1/manifests/.publish.lock",
+            "scout/v1/manifests/.publish.lock.break-1", "scout/v1/manifests/2024-08-10T021500Z.json",
+            "scout/v1/manifests/2024-08-10T021500Z.2.json", "scout/v1/manifests/2024-08-10T021500Z.10.json",
+            "scout/v1/manifests/2024-08-09T235959Z.json", "scout/v1/manifests/2024-08-10T021500Z.1.json",
+            "scout/v1/manifests/2024-08-10T021500Z.json.tmp"]
+    assert snapshots_newest_first(keys) == [
+        "scout/v1/manifests/2024-08-10T021500Z.10.json", "scout/v1/manifests/2024-08-10T021500Z.2.json",
+        "scout/v1/manifests/2024-08-10T021500Z.json", "scout/v1/manifests/2024-08-09T235959Z.json"]
+    assert snapshot_order("latest.json") is None

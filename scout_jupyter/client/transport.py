@@ -14,7 +14,7 @@ import requests
 
 from ..clock import parse_timestamp
 from ..errors import AccessDenied, ConfigError, ObjectNotFound, StorageError
-from ..manifest import DEFAULT_NAMESPACE, SHA256_RE, DatasetEntry, latest_manifest_key
+from ..manifest import DEFAULT_NAMESPACE, SHA256_RE, DatasetEntry, latest_manifest_key, snapshots_newest_first
 from ..storage import Storage, open_storage
 from ..storage.base import CHUNK_SIZE
 from .http import HttpApi, HttpTransient
@@ -174,8 +174,8 @@ class DirectTransport:
     def snapshot_names(self) -> list[str]:
         """Snapshot manifest file names, newest first."""
         prefix = f"{self.namespace}/manifests/"
-        names = [info.key[len(prefix):] for info in self.storage.list(prefix)]
-        return sorted((n for n in names if n != "latest.json" and "/" not in n), reverse=True)
+        return [key[len(prefix):] for key in snapshots_newest_first(info.key for info in self.storage.list(prefix))
+                if "/" not in key[len(prefix):]]
 
     def read_snapshot(self, name: str) -> bytes:
         return self.storage.read_bytes(f"{self.namespace}/manifests/{name}")

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from ..errors import ManifestInvalid, ObjectExists, ObjectNotFound
-from ..manifest import Manifest, latest_manifest_key, snapshot_manifest_key
+from ..manifest import Manifest, latest_manifest_key, snapshot_manifest_key, snapshots_newest_first
 from ..storage.base import Storage
 from ..storage.retry import RetryPolicy
 
@@ -29,11 +29,9 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
     except ManifestInvalid as exc:
         log.warning("%s does not validate (%s); looking for the newest valid snapshot", key, exc.message)
         damaged = exc
-    snapshots = [i.key for i in retry.call(lambda: list(storage.list(f"{namespace}/manifests/")),
-                                           describe=f"listing of {namespace}/manifests/")
-                 if i.key.endswith(".json") and not i.key.endswith("/latest.json")
-                 and not i.key.rsplit("/", 1)[-1].startswith(".")]
-    for snapshot in sorted(snapshots, key=_snapshot_order, reverse=True):
+    listing = retry.call(lambda: list(storage.list(f"{namespace}/manifests/")),
+                         describe=f"listing of {namespace}/manifests/")
+    for snapshot in snapshots_newest_first(info.key for info in listing):
         try:
             manifest = Manifest.from_bytes(retry.call(lambda: storage.read_bytes(snapshot),
                                                       describe=f"read of {snapshot}"))
@@ -42,12 +40,6 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
         log.warning("Publishing on top of the snapshot %s", snapshot)
         return manifest
     raise ManifestInvalid(f"{key} is damaged and no valid snapshot exists: {damaged.message}")
-
-
-def _snapshot_order(key: str) -> tuple[str, int]:
-    """``…/2024-08-10T021500Z.json`` < ``…/2024-08-10T021500Z.2.json`` < the next second's."""
-    parts = key.rsplit("/", 1)[-1].split(".")
-    return parts[0], int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else 1
 
 
 def write_manifest(storage: Storage, namespace: str, manifest: Manifest, when: datetime,

@@ -14,18 +14,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..clock import Clock
 from ..errors import DatasetNotFound, ManifestInvalid, ObjectNotFound, ScoutError, StorageUnavailable
-from ..manifest import DEFAULT_NAMESPACE, DatasetEntry, Manifest, latest_manifest_key
+from ..manifest import DEFAULT_NAMESPACE, DatasetEntry, Manifest, latest_manifest_key, snapshots_newest_first
 from ..storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_RE = re.compile(r"/manifests/\d{4}-\d{2}-\d{2}T\d{6}Z\.json$")
 ERROR_RETRY = 10.0
 
 
@@ -135,8 +133,7 @@ class ManifestCache:
         """Snapshot keys, newest first (their names sort by time); listed at most once per TTL."""
         if self.clock.time() >= self._snapshots_due:
             prefix = f"{self.namespace}/manifests/"
-            keys = [info.key for info in self.storage.list(prefix) if SNAPSHOT_RE.search(info.key)]
-            self._snapshot_keys = sorted(keys, reverse=True)
+            self._snapshot_keys = snapshots_newest_first(info.key for info in self.storage.list(prefix))
             self._snapshots_due = self.clock.time() + self.ttl
         return self._snapshot_keys
 

@@ -124,6 +124,9 @@ def test_manifest_ttl_and_date_versions(direct_client, small_store, fake_clock):
     fake_clock.advance(2)
     latest = direct_client.load(TXN)
     assert latest.attrs["scout"]["date"] == "2024-08-11" and latest["transactions"].tolist() == [35]
+    # A publish lock and its break marker live beside the snapshots; they are not manifests.
+    small_store.storage.write("scout/v1/manifests/.publish.lock", b'{"owner": "x"}')
+    small_store.storage.write("scout/v1/manifests/.publish.lock.break-1", b"marker")
     older = direct_client.load(TXN, date="2024-08-10")
     pd.testing.assert_frame_equal(older, first)
     assert older.attrs["scout"]["date"] == "2024-08-10"
@@ -228,3 +231,25 @@ def test_a_parquet_copy_that_disagrees_with_the_manifest_falls_back_to_the_csv(d
     df = direct_client.load(TXN)
     assert df.attrs["scout"]["format"] == "csv" and df["store_code"].tolist() == ["0042", "0107", "0042"]
     assert "Parquet copy of gold/txn_daily unusable" in caplog.text
+
+
+@pytest.mark.parametrize("columns,message", [([], "Schema has no fields"), (["region", "region"], "listed twice"),
+                                             (["region", "nope"], r"Unknown column\(s\): nope")])
+def test_column_lists_that_select_nothing_repeat_or_miss_are_errors(direct_client, columns, message):
+    direct_client.load(TXN)  # warm: the parsed copy would serve anything it was asked for
+    with pytest.raises(SchemaError, match=message):
+        direct_client.load(TXN, columns=columns)
+
+
+def test_schema_memo_follows_the_entry_object(direct_client):
+    from dataclasses import replace
+
+    from scout_jupyter.client import frames
+
+    entry = direct_client.entry(TXN)
+    schema, fingerprint = frames.schema_and_fingerprint(entry)
+    assert (schema, fingerprint) == (frames.entry_schema(entry), frames.schema_fingerprint(frames.entry_schema(entry)))
+    narrower = replace(entry, schema={"fields": entry.schema["fields"][:2]})
+    assert frames.schema_and_fingerprint(narrower)[1] != fingerprint
+    assert frames.schema_and_fingerprint(replace(entry, schema=None)) == (None, frames.INFERRED)
+    assert frames.schema_and_fingerprint(entry) == (schema, fingerprint)
