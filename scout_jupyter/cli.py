@@ -28,7 +28,7 @@ from .storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-DEMO_DIR = Path(".scout") / "demo"
+DEMO_WAREHOUSE = Path(settings.DEMO_WAREHOUSE)
 MAX_TTL = 86400
 
 
@@ -123,7 +123,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo_config_path
     from .publish import load_config
 
-    warehouse = Path(args.warehouse) if args.warehouse else DEMO_DIR / "warehouse.sqlite"
+    warehouse = Path(args.warehouse) if args.warehouse else DEMO_WAREHOUSE
     path = _demo_warehouse(warehouse.expanduser().absolute(), args.seed, args.scale, args.rebuild)
     config = load_config(demo_config_path(), source_url=f"sqlite:///{path}")
     return _run_publish(config, _open_store(args, create=True), args, None)
@@ -137,7 +137,7 @@ def _publish_config(args: argparse.Namespace):
         return load_config(path, source_url=args.source)
     source = args.source
     if source is None:
-        warehouse = (DEMO_DIR / "warehouse.sqlite").absolute()
+        warehouse = DEMO_WAREHOUSE.absolute()
         if not warehouse.exists():
             raise ConfigError(f"No publish config given and no demo warehouse at {warehouse}: run `scout demo` "
                               "first, or pass --config FILE (or set SCOUT_PUBLISH_CONFIG)")
@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = add("demo", cmd_demo, "build the demo warehouse and publish the nine datasets", jsonflag)
     demo.add_argument("--scale", type=float, default=1.0, help="warehouse size factor (default 1)")
     demo.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    demo.add_argument("--warehouse", help=f"where the SQLite warehouse goes (default {DEMO_DIR}/warehouse.sqlite)")
+    demo.add_argument("--warehouse", help=f"where the SQLite warehouse goes (default {DEMO_WAREHOUSE})")
     demo.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even if it exists")
     demo.add_argument("--force", action="store_true", help="re-run every query even if the source is unchanged")
     pub = add("publish", cmd_publish, "publish datasets from a definitions file", jsonflag)

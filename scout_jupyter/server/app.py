@@ -29,7 +29,6 @@ from .ratelimit import RateLimiter, parse_limit
 from .service import HARD_MAX_TTL, ScoutService
 
 #: where `scout demo` builds its warehouse (relative to the folder it runs in, like the demo store)
-DEMO_WAREHOUSE = os.path.join(".scout", "demo", "warehouse.sqlite")
 
 
 def _env_int(name: str, fallback: int) -> int:
@@ -67,7 +66,7 @@ class ScoutExtension(ExtensionApp):
         (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
     publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
         (env {settings.PUBLISH_CONFIG}). Without one: the demo definitions over the warehouse `scout demo`
-        built in {DEMO_WAREHOUSE} under the server's root dir, if there is one.""").tag(config=True)
+        built in {settings.DEMO_WAREHOUSE} under the server's root dir, if there is one.""").tag(config=True)
     manifest_cache_ttl = Float(900.0, help="Seconds the manifest is served from cache before the store is re-read.",
                                ).tag(config=True)
     signing_key_file = Unicode(help=f"""File holding the HMAC key of local signed URLs (created 0600 on first
@@ -138,7 +137,7 @@ class ScoutExtension(ExtensionApp):
                                flush_interval=self.access_log_flush_interval).start()
         publisher = self.publisher or ConfiguredPublisher(
             self.publish_config or None, storage, clock=clock,
-            demo_warehouse=Path(self.serverapp.root_dir) / DEMO_WAREHOUSE)
+            demo_warehouse=Path(self.serverapp.root_dir) / settings.DEMO_WAREHOUSE)
         jobs = JobRunner(publisher, clock=clock, on_finished=lambda _job: self.service.publish_finished())
         self.service = ScoutService(storage, access_log=access_log, rate_limiter=RateLimiter(self.rate_limit, clock),
                                     jobs=jobs, clock=clock, max_ttl=self.max_ttl,
