@@ -141,3 +141,12 @@ def test_publish_materializes_into_the_source(tmp_path, fake_clock):
     finally:
         engine.dispose()
     assert ("gold/notes", "materialize", "done") in [(e.dataset, e.step, e.state) for e in events]
+
+
+@pytest.mark.parametrize("bad", ["t\n", "t;drop", "1t", "", "t" * 52, "schema.t"])
+def test_table_names_must_match_whole(bad):
+    from scout_jupyter.errors import ConfigError
+    from scout_jupyter.publish.staging import check_table_name
+
+    with pytest.raises(ConfigError, match="Bad table name"):
+        check_table_name(bad)

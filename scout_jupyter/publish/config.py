@@ -209,7 +209,7 @@ def _namespaces(value: Any, origin: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{origin}: [publish] namespaces must be a non-empty list like [\"scout/v1\"]")
     for namespace in value:
-        if not isinstance(namespace, str) or not NAMESPACE_RE.match(namespace) or ".." in namespace:
+        if not isinstance(namespace, str) or not NAMESPACE_RE.fullmatch(namespace) or ".." in namespace:
             raise ConfigError(f"{origin}: bad namespace {namespace!r} (expected a key prefix like scout/v2)")
     if len(set(value)) != len(value):
         raise ConfigError(f"{origin}: a namespace is listed twice in {value}")
@@ -252,10 +252,10 @@ def _dataset(entry: Any, where: str) -> DatasetDefinition:
         raise ConfigError(f"{where}: give exactly one of query and callable")
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise ConfigError(f"{where}: query must be a non-empty SQL string")
-    if target is not None and (not isinstance(target, str) or not CALLABLE_RE.match(target)):
+    if target is not None and (not isinstance(target, str) or not CALLABLE_RE.fullmatch(target)):
         raise ConfigError(f"{where}: callable must look like \"package.module:function\", got {target!r}")
     materialize = entry.get("materialize")
-    if materialize is not None and (not isinstance(materialize, str) or not TABLE_RE.match(materialize)):
+    if materialize is not None and (not isinstance(materialize, str) or not TABLE_RE.fullmatch(materialize)):
         raise ConfigError(f"{where}: materialize must be a table name (letters, digits, _), got {materialize!r}")
     return DatasetDefinition(id=dataset_id, description=description, update_frequency=frequency,
                              query=query, callable=target, materialize=materialize)

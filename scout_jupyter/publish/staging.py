@@ -49,7 +49,7 @@ def staging_name(table: str) -> str:
 
 
 def check_table_name(table: str) -> str:
-    if not isinstance(table, str) or not TABLE_NAME_RE.match(table):
+    if not isinstance(table, str) or not TABLE_NAME_RE.fullmatch(table):
         raise ConfigError(f"Bad table name for materialize: {table!r} (letters, digits and _, at most 51)")
     return table
 
