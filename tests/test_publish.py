@@ -18,7 +18,7 @@ from scout_jupyter.publish.job import next_schema_version
 from scout_jupyter.schema import TableSchema
 from scout_jupyter.storage.local import LocalStorage
 
-from .test_publish_support import WrappedStorage, build_small_warehouse, write_small_config
+from .test_publish_support import WrappedStorage, build_small_warehouse, make_backend, write_small_config
 
 IDS = ["gold/sales", "gold/notes", "platinum/scores"]
 
@@ -159,9 +159,11 @@ def test_next_schema_version_rules():
     assert next_schema_version(entry, TableSchema.of({"a": "number", "b": "string"})) == "2.0.0"
 
 
+@pytest.mark.parametrize("kind", ["local", pytest.param("s3", marks=pytest.mark.s3)])
 @pytest.mark.parametrize("guard", [False, True])
-def test_guard_csv_formulas(warehouse, storage, fake_clock, guard):
+def test_guard_csv_formulas(warehouse, request, tmp_path, fake_clock, guard, kind):
     """RELIABILITY.md row 27: off by default (values untouched); on: a leading ' on risky strings only."""
+    storage = make_backend(kind, request, tmp_path, fake_clock).storage
     config = load_config(write_small_config(warehouse, guard=guard))
     publish(config, storage, clock=fake_clock, datasets=["gold/notes"])
     entry = manifest_of(storage).get("gold/notes")
