@@ -120,7 +120,7 @@ class Client:
 
     def is_cached(self, entry: DatasetEntry) -> bool:
         """Whether a load of ``entry`` can be served from the local cache."""
-        fp = frames.schema_fingerprint(frames.entry_schema(entry))
+        _, fp = frames.schema_and_fingerprint(entry)
         return (self.cache.parsed_path(entry.sha256, fp).exists()
                 or self.cache.object_path(entry.sha256, "csv").exists()
                 or (entry.parquet_sha256 is not None and entry.schema is not None
@@ -152,20 +152,19 @@ class Client:
                    verify: str) -> pd.DataFrame:
         version = self._resolve(dataset_id, date)
         entry = version.entry
-        schema = frames.entry_schema(entry)
+        schema, fp = frames.schema_and_fingerprint(entry)
         wanted = frames.check_columns(schema, columns)
-        frame, source, fmt = self._frame(version, schema, wanted, limit, verify)
+        frame, source, fmt = self._frame(version, schema, fp, wanted, limit, verify)
         frame.attrs["scout"] = {"id": entry.id, "date": entry.date, "sha256": entry.sha256,
                                 "schema_version": entry.schema_version, "source": source, "format": fmt,
                                 "origin": self.transport.origin}
         return frame
 
-    def _frame(self, version: _Version, schema: TableSchema | None, columns: list[str] | None,
+    def _frame(self, version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None,
                limit: int | None, verify: str) -> tuple[pd.DataFrame, str, str]:
         """``(frame, source, format)``: the parsed copy when cached; else the Parquet copy when
         the manifest has one (a fraction of the bytes, decoded without parsing text); else the CSV."""
         entry = version.entry
-        fp = frames.schema_fingerprint(schema)
         if verify != "full":
             hit = self.cache.read_frame(entry.sha256, fp, source_size=entry.size_bytes, columns=columns, limit=limit)
             if hit is not None:

@@ -16,10 +16,28 @@ from ..schema import TableSchema, infer_schema
 
 #: the parsed copy of a CSV read with an inferred schema (old manifests without one)
 INFERRED = "inferred"
+#: id(entry) -> (entry, schema, fingerprint): entries of the in-memory manifest are reused by
+#: every load until it is refetched, and parsing + hashing a schema costs ~40 µs per load
+_SCHEMAS: dict[int, tuple[DatasetEntry, TableSchema | None, str]] = {}
+_MAX_SCHEMAS = 256
 
 
 def entry_schema(entry: DatasetEntry) -> TableSchema | None:
     return TableSchema.from_json(entry.schema) if entry.schema else None
+
+
+def schema_and_fingerprint(entry: DatasetEntry) -> tuple[TableSchema | None, str]:
+    """``(entry_schema(entry), schema_fingerprint(...))``, memoized per entry object (entries
+    are frozen; the memo holds the entry, so its id cannot be reused while it is there)."""
+    memo = _SCHEMAS.get(id(entry))
+    if memo is not None and memo[0] is entry:
+        return memo[1], memo[2]
+    schema = entry_schema(entry)
+    fingerprint = schema_fingerprint(schema)
+    if len(_SCHEMAS) >= _MAX_SCHEMAS:
+        _SCHEMAS.clear()
+    _SCHEMAS[id(entry)] = (entry, schema, fingerprint)
+    return schema, fingerprint
 
 
 def schema_fingerprint(schema: TableSchema | None) -> str:
@@ -44,9 +62,18 @@ def check_columns(schema: TableSchema | None, columns: Sequence[str] | None) -> 
     if isinstance(columns, str):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     columns = list(columns)
-    if schema is not None:
-        schema.select(columns)
+    if schema is not None and not _known_and_distinct(schema, columns):
+        schema.select(columns)  # raises, naming the unknown or repeated columns
     return columns
+
+
+def _known_and_distinct(schema: TableSchema, columns: list) -> bool:
+    """What ``schema.select`` checks, without building the selected schema."""
+    try:
+        names = {f.name for f in schema.fields}
+        return bool(columns) and len(set(columns)) == len(columns) and names.issuperset(columns)
+    except TypeError:  # unhashable items
+        return False
 
 
 def check_limit(limit: int | None) -> int | None:
