@@ -12,7 +12,9 @@ Layout under the cache root (``SCOUT_CACHE_DIR``, else the platform's user cache
 Files are never changed in place: every write goes to ``tmp/`` and is renamed into place, and a
 download is renamed only after its sha256 matched, so a reader sees a whole, verified file or
 none, and the file name is the hash of record. Data files are immutable, so they have no TTL;
-the LRU bound evicts by last access (a hit sets the file's mtime from the injected clock).
+the LRU bound evicts by last access: a hit sets the file's mtime from the injected clock, at
+most once per ``touch_interval`` (60 s) per file and process, so the order is exact to within
+that interval and a warm load in a loop costs no metadata write.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from typing import Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.ipc as ipc
 
-from . import settings
+from . import parsedcopy, settings
 from .clock import SYSTEM_CLOCK, Clock
-from .errors import ChecksumMismatch, ConfigError, SchemaError
+from .errors import ChecksumMismatch, ConfigError
 
 try:  # POSIX advisory locks; elsewhere, atomic renames alone keep files whole
     import fcntl
@@ -44,13 +45,12 @@ except ImportError:  # pragma: no cover - Windows
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 5 * 1000**3
-FRAME_BATCH_ROWS = 65_536
+TOUCH_INTERVAL = 60.0
 TMP_MAX_AGE = 24 * 3600.0
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
           "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_META_KEY = b"scout"
 
 
 def parse_size(text: str | int) -> int:
@@ -144,12 +144,17 @@ class Cache:
     """The on-disk cache. Several processes may share one root."""
 
     def __init__(self, root: str | os.PathLike | None = None, *, max_bytes: int | str | None = None,
-                 clock: Clock | None = None):
+                 clock: Clock | None = None, touch_interval: float = TOUCH_INTERVAL):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         if max_bytes is None:
             max_bytes = settings.env(settings.CACHE_SIZE) or DEFAULT_CACHE_SIZE
         self.max_bytes = parse_size(max_bytes)
         self.clock = clock or SYSTEM_CLOCK
+        self.touch_interval = float(touch_interval)
+        self._parsed_dir = f"{self.root / 'parsed'}{os.sep}"
+        self._used: dict[str, float] = {}  # path -> when this process last marked it used
+        # parsed copies kept mapped between loads (not on Windows: a mapped file cannot be deleted)
+        self._copies = parsedcopy.OpenCopies(keep=0 if os.name == "nt" else 8)
         for folder in ("objects", "parsed", "manifests", "tmp", "locks"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
@@ -162,14 +167,32 @@ class Cache:
         return self.root / "objects" / sha256[:2] / f"{sha256}.{ext}"
 
     def parsed_path(self, sha256: str, fingerprint: str) -> Path:
+        return Path(self._parsed_key(sha256, fingerprint))
+
+    def _parsed_key(self, sha256: str, fingerprint: str) -> str:
         _check_sha(sha256)
-        return self.root / "parsed" / sha256[:2] / f"{sha256}-{fingerprint}.arrow"
+        return f"{self._parsed_dir}{sha256[:2]}{os.sep}{sha256}-{fingerprint}.arrow"
 
     def touch(self, path: Path) -> None:
         """Mark ``path`` as just used (the LRU order)."""
         now = self.clock.time()
         with contextlib.suppress(FileNotFoundError):
             os.utime(path, (now, now))
+
+    def note_use(self, path: str | Path) -> None:
+        """A cache hit on ``path``: :meth:`touch`, unless this process did so less than
+        ``touch_interval`` seconds ago (by the injected clock)."""
+        key, now = str(path), self.clock.time()
+        last = self._used.get(key)
+        if last is not None and 0 <= now - last < self.touch_interval:
+            return
+        if len(self._used) >= 4096:
+            self._used.clear()
+        self._used[key] = now
+        try:
+            os.utime(key, (now, now))
+        except FileNotFoundError:
+            pass
 
     # --- raw objects --------------------------------------------------------------------------
     def get_object(self, sha256: str, ext: str, size: int | None = None, *, full: bool = False) -> Path | None:
@@ -184,7 +207,7 @@ class Cache:
             log.warning("Cached file %s failed verification; removing it", path.name)
             self.remove(sha256)
             return None
-        self.touch(path)
+        self.note_use(path)
         return path
 
     def pending(self, sha256: str, ext: str, label: str, size: int | None = None) -> PendingObject:
@@ -200,6 +223,7 @@ class Cache:
         """Forget every file derived from ``sha256`` (raw object and parsed copies)."""
         for folder in (self.root / "objects" / sha256[:2], self.root / "parsed" / sha256[:2]):
             for path in folder.glob(f"{sha256}*"):
+                self._copies.forget(path)
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
 
@@ -207,40 +231,28 @@ class Cache:
     def read_frame(self, sha256: str, fingerprint: str, *, source_size: int | None = None,
                    columns: Sequence[str] | None = None, limit: int | None = None) -> pd.DataFrame | None:
         """The parsed frame of ``sha256``, or None on a miss. ``columns``/``limit`` read only
-        what they need (memory-mapped)."""
-        path = self.parsed_path(sha256, fingerprint)
+        what they need (memory-mapped; see :mod:`scout_jupyter.parsedcopy`)."""
+        path = self._parsed_key(sha256, fingerprint)
         try:
-            with pa.memory_map(str(path)) as source:
-                reader = ipc.open_file(source)
-                if not _frame_matches(reader.schema, sha256, source_size):
-                    return None
-                _check_columns(reader.schema.names, columns)
-                table = _read_batches(reader, limit)
+            selection = self._copies.read(path, sha256, source_size, columns, limit)
         except FileNotFoundError:
             return None
-        except (pa.ArrowInvalid, OSError) as exc:
-            log.warning("Unreadable parsed copy %s (%s); removing it", path.name, exc)
+        except (pa.ArrowInvalid, OSError, ValueError) as exc:
+            log.warning("Unreadable parsed copy %s (%s); removing it", os.path.basename(path), exc)
             with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+                os.unlink(path)
             return None
-        if columns is not None:
-            table = table.select(list(columns))
-        if limit is not None:
-            table = table.slice(0, limit)
-        self.touch(path)
-        return _to_frame(table)
+        if selection is None:
+            return None
+        self.note_use(path)
+        return parsedcopy.to_frame(selection)
 
     def write_frame(self, sha256: str, fingerprint: str, frame: pd.DataFrame, *, source_size: int) -> Path:
         """Store the parsed frame of ``sha256`` (atomically; concurrent writers are harmless)."""
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
-        plain = all(_plain_dtype(dtype) for dtype in frame.dtypes)
-        meta[_META_KEY] = json.dumps({"sha256": sha256, "size_bytes": source_size, "plain": plain}).encode()
-        table = table.replace_schema_metadata(meta)
+        table = parsedcopy.build_table(frame, sha256, source_size)
         target = self.parsed_path(sha256, fingerprint)
         with self._atomic(target) as sink:
-            with ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table, max_chunksize=FRAME_BATCH_ROWS)
+            parsedcopy.write(sink, table)
         return target
 
     # --- manifests ----------------------------------------------------------------------------
@@ -292,6 +304,7 @@ class Cache:
                     break
                 if path in protected:
                     continue
+                self._copies.forget(path)
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
                     removed.append(path)
@@ -373,53 +386,3 @@ def _safe_name(name: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,200}", name) or name.startswith("."):
         raise ValueError(f"Unsafe cache file name {name!r}")
     return name
-
-
-def _frame_matches(schema: pa.Schema, sha256: str, source_size: int | None) -> bool:
-    try:
-        meta = json.loads((schema.metadata or {})[_META_KEY])
-    except (KeyError, ValueError):
-        return False
-    return meta.get("sha256") == sha256 and (source_size is None or meta.get("size_bytes") == source_size)
-
-
-#: the dtypes of a loaded frame (string, Int64, boolean, float64, dates, UTC datetimes) come
-#: back from Arrow through this map alone, skipping pandas' slower metadata reconstruction
-_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow"),
-                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
-def _plain_dtype(dtype: object) -> bool:
-    if isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)):
-        return True
-    if isinstance(dtype, pd.StringDtype):
-        return dtype.storage == "pyarrow" and dtype.na_value is pd.NA
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return str(dtype.tz) == "UTC"
-    return str(dtype) in ("float64", "datetime64[ms]", "datetime64[us]", "datetime64[ns]")
-
-
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
-    if meta.get("plain"):
-        return table.replace_schema_metadata(None).to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
-    return table.to_pandas()
-
-
-def _check_columns(names: list[str], columns: Sequence[str] | None) -> None:
-    unknown = [c for c in columns or () if c not in names]
-    if unknown:
-        raise SchemaError(f"Unknown column(s): {', '.join(unknown)} (columns: {', '.join(names)})")
-
-
-def _read_batches(reader: ipc.RecordBatchFileReader, limit: int | None) -> pa.Table:
-    if limit is None:
-        return reader.read_all()
-    batches, rows = [], 0
-    for index in range(reader.num_record_batches):
-        if rows >= limit:
-            break
-        batch = reader.get_batch(index)
-        batches.append(batch)
-        rows += batch.num_rows
-    return pa.Table.from_batches(batches, schema=reader.schema)

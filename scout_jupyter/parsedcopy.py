@@ -1,0 +1,282 @@
+"""The cache's parsed copy of a dataset: an uncompressed Arrow IPC file, and the way back to pandas.
+
+A warm load is mostly fixed cost, so this path avoids the slow generic steps:
+
+- files stay memory-mapped between loads (:class:`OpenCopies`), their footer parsed and their
+  record batches read once: mapping a file, faulting its pages in and unmapping it again
+  cost more than the rest of a small read;
+- only the record batches holding the first ``limit`` rows are read, and only the selected
+  columns are sliced and converted;
+- a frame written from scout's own dtypes (``"plain"`` in the file's metadata) is rebuilt column
+  by column into pandas blocks, skipping pyarrow's pandas-metadata reconstruction; numeric data
+  is copied (frames stay writable), strings stay zero-copy Arrow-backed, as ``to_pandas`` does.
+  Any other frame goes through ``pyarrow.Table.to_pandas`` with its pandas metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from pandas.api.internals import create_dataframe_from_blocks
+
+from .errors import SchemaError
+
+BATCH_ROWS = 65_536
+META_KEY = b"scout"
+
+_STRING, _LARGE_STRING, _INT64, _BOOL, _FLOAT64 = pa.string(), pa.large_string(), pa.int64(), pa.bool_(), pa.float64()
+#: Arrow type → pandas dtype of a plain frame's column, as ``to_pandas(types_mapper=...)`` uses it
+_ARROW_TO_PANDAS = {_STRING: pd.StringDtype("pyarrow"), _LARGE_STRING: pd.StringDtype("pyarrow"),
+                    _INT64: pd.Int64Dtype(), _BOOL: pd.BooleanDtype()}
+_COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
+_ROW_INDEXES: dict[int, pd.RangeIndex] = {}
+_TZ_DTYPES: dict[pa.DataType, object] = {}
+_MAX_MEMO = 256
+
+Column = Union[pa.Array, pa.ChunkedArray]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What one read selected: columns (all Arrays or all ChunkedArrays) and their names."""
+
+    names: list[str]
+    columns: list[Column]
+    num_rows: int
+    plain: bool
+    schema: pa.Schema  # the file's, with its pandas metadata (for frames that are not plain)
+
+
+def build_table(frame: pd.DataFrame, sha256: str, source_size: int) -> pa.Table:
+    """The table to store for ``frame``, recording the source it was parsed from."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    plain = all(_plain_dtype(dtype) for dtype in frame.dtypes)
+    meta[META_KEY] = json.dumps({"sha256": sha256, "size_bytes": source_size, "plain": plain}).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def write(sink: object, table: pa.Table) -> None:
+    with ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
+
+
+class OpenCopies:
+    """The parsed copies this process read last, kept memory-mapped (at most ``keep``).
+
+    Each use stats the path and reuses a mapping only if the path still names the very file
+    mapped (same device and inode: files are renamed into place, never rewritten, and an inode
+    cannot be reused while it is mapped). A removed file's mapping is dropped on its next use,
+    by :meth:`forget`, or when pushed out by newer ones.
+    """
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep
+        self._open: dict[str, _Mapped] = {}
+        self._lock = threading.Lock()
+
+    def read(self, path: str, sha256: str, source_size: int | None, columns: Sequence[str] | None,
+             limit: int | None) -> Selection | None:
+        """The selected rows and columns of the parsed copy at ``path``; None if it records
+        another source. Raises FileNotFoundError, ArrowInvalid/OSError/ValueError for a
+        damaged file, SchemaError for unknown columns."""
+        try:
+            mapped = self._get(path)
+            meta = mapped.meta
+            if meta is None or meta.get("sha256") != sha256 or (
+                    source_size is not None and meta.get("size_bytes") != source_size):
+                return None
+            names = mapped.schema.names if columns is None else list(columns)
+            _check_columns(mapped.schema.names, names)
+            batches = mapped.batches(limit)
+        except SchemaError:
+            raise
+        except BaseException:  # gone or damaged: never reuse this mapping
+            self.forget(path)
+            raise
+        data = batches[0] if len(batches) == 1 else pa.Table.from_batches(batches, schema=mapped.schema)
+        rows = data.num_rows if limit is None else min(limit, data.num_rows)
+        selected = data.columns if columns is None else [data.column(name) for name in names]
+        if rows < data.num_rows:
+            selected = [column.slice(0, rows) for column in selected]
+        return Selection(names, selected, rows, bool(meta.get("plain")), mapped.schema)
+
+    def forget(self, path: str | Path) -> None:
+        with self._lock:
+            self._open.pop(str(path), None)
+
+    def _get(self, path: str) -> _Mapped:
+        with self._lock:
+            mapped = self._open.pop(path, None)
+        if mapped is not None:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) != mapped.identity:
+                mapped = None
+        if mapped is None:
+            mapped = _Mapped(path)
+        if self.keep > 0:
+            with self._lock:
+                self._open[path] = mapped  # most recent last
+                while len(self._open) > self.keep:
+                    self._open.pop(next(iter(self._open)))
+        return mapped
+
+
+class _Mapped:
+    """One mapped parsed copy; its record batches (zero-copy views) are read on first need."""
+
+    def __init__(self, path: str):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        try:
+            st = os.fstat(fd)
+            region = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # empty file: ValueError
+        finally:
+            os.close(fd)
+        self.identity = (st.st_dev, st.st_ino)
+        # the buffer, and every array read from it, keeps the mapping alive
+        self._reader = ipc.open_file(pa.py_buffer(region))
+        self.schema = self._reader.schema
+        self.meta = _source_meta(self.schema)
+        self._batches: list[pa.RecordBatch] = []
+        self._rows = 0
+        self._lock = threading.Lock()  # the reader is not thread-safe
+
+    def batches(self, limit: int | None) -> list[pa.RecordBatch]:
+        """The batches holding the first ``limit`` rows (every batch when None); at least one
+        when the file has any."""
+        if limit is None or self._rows < limit or not self._batches:
+            with self._lock:
+                total = self._reader.num_record_batches
+                while len(self._batches) < total and (limit is None or self._rows < limit or not self._batches):
+                    batch = self._reader.get_batch(len(self._batches))
+                    self._batches.append(batch)
+                    self._rows += batch.num_rows
+        if limit is None:
+            return self._batches
+        taken, rows = [], 0
+        for batch in self._batches:
+            if taken and rows >= limit:
+                break
+            taken.append(batch)
+            rows += batch.num_rows
+        return taken or list(self._batches)
+
+
+def to_frame(selection: Selection) -> pd.DataFrame:
+    if selection.plain:
+        frame = _plain_frame(selection)
+        if frame is not None:
+            return frame
+    fields = [selection.schema.field(name) for name in selection.names]
+    schema = pa.schema(fields, metadata=selection.schema.metadata if not selection.plain else None)
+    if selection.columns and isinstance(selection.columns[0], pa.Array):
+        table = pa.Table.from_batches([pa.RecordBatch.from_arrays(selection.columns, schema=schema)])
+    else:
+        table = pa.Table.from_arrays(selection.columns, schema=schema)
+    if selection.plain:
+        return table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+    return table.to_pandas()
+
+
+def _source_meta(schema: pa.Schema) -> dict | None:
+    try:
+        meta = json.loads((schema.metadata or {})[META_KEY])
+    except (KeyError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _check_columns(names: list[str], columns: Sequence[str]) -> None:
+    unknown = [c for c in columns if c not in names]
+    if unknown:
+        raise SchemaError(f"Unknown column(s): {', '.join(unknown)} (columns: {', '.join(names)})")
+
+
+def _plain_dtype(dtype: object) -> bool:
+    if isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)):
+        return True
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow" and dtype.na_value is pd.NA
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return str(dtype.tz) == "UTC"
+    return str(dtype) in ("float64", "datetime64[ms]", "datetime64[us]", "datetime64[ns]")
+
+
+# --- plain frames, column by column ----------------------------------------------------------
+
+def _plain_frame(selection: Selection) -> pd.DataFrame | None:
+    """The frame ``to_pandas(types_mapper=_ARROW_TO_PANDAS.get)`` gives, built directly; None
+    when a column has a type this does not handle."""
+    blocks = []
+    for position, column in enumerate(selection.columns):
+        values = _column_values(column)
+        if values is None:
+            return None
+        blocks.append((values, np.array([position])))
+    return create_dataframe_from_blocks(blocks, index=_row_index(selection.num_rows),
+                                        columns=_column_index(selection.names))
+
+
+def _column_values(column: Column) -> object | None:
+    """A block's values: a 1-D extension array or a writable 2-D (1, n) numpy array."""
+    kind = column.type
+    if kind == _LARGE_STRING or kind == _STRING:
+        return _ARROW_TO_PANDAS[kind].__from_arrow__(column)  # zero-copy
+    if kind == _INT64 or kind == _BOOL:
+        if column.null_count:
+            return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
+        values = _writable(column)
+        mask = np.zeros(len(values), dtype=bool)
+        return pd.arrays.IntegerArray(values, mask) if kind == _INT64 else pd.arrays.BooleanArray(values, mask)
+    if kind == _FLOAT64 or (pa.types.is_timestamp(kind) and kind.tz is None):
+        return _writable(column).reshape(1, -1)  # nulls: NaN / NaT
+    if pa.types.is_timestamp(kind):
+        return pd.array(_writable(column).view("int64"), dtype=_tz_dtype(kind), copy=False)
+    return None
+
+
+def _writable(column: Column) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+    return column.to_numpy(zero_copy_only=False, writable=True)
+
+
+def _tz_dtype(kind: pa.DataType) -> object:
+    """The pandas dtype pyarrow itself gives a zoned timestamp type (same tz object)."""
+    dtype = _TZ_DTYPES.get(kind)
+    if dtype is None:
+        dtype = _TZ_DTYPES[kind] = pa.chunked_array([], kind).to_pandas().dtype
+    return dtype
+
+
+def _column_index(names: list[str]) -> pd.Index:
+    """``pd.Index(names)``, memoized (inferring the string dtype costs ~100 µs): each frame
+    gets its own view (same values, own name), so renaming one frame's columns cannot reach
+    another's."""
+    key = tuple(names)
+    index = _COLUMN_INDEXES.get(key)
+    if index is None:
+        if len(_COLUMN_INDEXES) >= _MAX_MEMO:
+            _COLUMN_INDEXES.clear()
+        index = _COLUMN_INDEXES[key] = pd.Index(names)
+    return index.view()
+
+
+def _row_index(rows: int) -> pd.RangeIndex:
+    """``pd.RangeIndex(rows)``, memoized like :func:`_column_index`."""
+    index = _ROW_INDEXES.get(rows)
+    if index is None:
+        if len(_ROW_INDEXES) >= _MAX_MEMO:
+            _ROW_INDEXES.clear()
+        index = _ROW_INDEXES[rows] = pd.RangeIndex(rows)
+    return index.view()
