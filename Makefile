@@ -24,7 +24,8 @@ test: venv system-deps
 demo: venv
 	$(VENV)/bin/scout demo --store $(STORE)
 	SCOUT_STORAGE_URL=$(abspath $(STORE)) $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) \
-	    $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/quickstart.ipynb
+	    $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=$(CURDIR) \
+	    --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb
 
 bench: venv
 	$(PY) -m bench --quick
