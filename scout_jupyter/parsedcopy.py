@@ -15,10 +15,12 @@ A warm load is mostly fixed cost, so this path avoids the slow generic steps:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Union
@@ -27,9 +29,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
-from pandas.api.internals import create_dataframe_from_blocks
 
 from .errors import SchemaError
+
+try:  # pandas >= 3: the documented way to assemble a frame from ready blocks (pyarrow uses it)
+    from pandas.api.internals import create_dataframe_from_blocks
+except ImportError:  # pragma: no cover - pandas 2: every frame goes through to_pandas
+    create_dataframe_from_blocks = None
 
 BATCH_ROWS = 65_536
 META_KEY = b"scout"
@@ -46,7 +52,7 @@ _MAX_MEMO = 256
 Column = Union[pa.Array, pa.ChunkedArray]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Selection:
     """What one read selected: columns (all Arrays or all ChunkedArrays) and their names."""
 
@@ -82,8 +88,8 @@ class OpenCopies:
 
     def __init__(self, keep: int = 8):
         self.keep = keep
-        self._open: dict[str, _Mapped] = {}
-        self._lock = threading.Lock()
+        self._open: OrderedDict[str, _Mapped] = OrderedDict()  # least recently used first
+        self._lock = threading.Lock()  # for compound changes; single dict operations are atomic
 
     def read(self, path: str, sha256: str, source_size: int | None, columns: Sequence[str] | None,
              limit: int | None) -> Selection | None:
@@ -92,12 +98,11 @@ class OpenCopies:
         damaged file, SchemaError for unknown columns."""
         try:
             mapped = self._get(path)
-            meta = mapped.meta
-            if meta is None or meta.get("sha256") != sha256 or (
-                    source_size is not None and meta.get("size_bytes") != source_size):
+            if mapped.source is None or mapped.source[0] != sha256 or (
+                    source_size is not None and mapped.source[1] != source_size):
                 return None
             names = mapped.schema.names if columns is None else list(columns)
-            _check_columns(mapped.schema.names, names)
+            _check_columns(mapped.positions, names)
             batches = mapped.batches(limit)
         except SchemaError:
             raise
@@ -106,29 +111,30 @@ class OpenCopies:
             raise
         data = batches[0] if len(batches) == 1 else pa.Table.from_batches(batches, schema=mapped.schema)
         rows = data.num_rows if limit is None else min(limit, data.num_rows)
-        selected = data.columns if columns is None else [data.column(name) for name in names]
+        selected = data.columns if columns is None else [data.column(mapped.positions[n]) for n in names]
         if rows < data.num_rows:
             selected = [column.slice(0, rows) for column in selected]
-        return Selection(names, selected, rows, bool(meta.get("plain")), mapped.schema)
+        return Selection(names, selected, rows, mapped.plain, mapped.schema)
 
     def forget(self, path: str | Path) -> None:
         with self._lock:
             self._open.pop(str(path), None)
 
     def _get(self, path: str) -> _Mapped:
-        with self._lock:
-            mapped = self._open.pop(path, None)
+        mapped = self._open.get(path)
         if mapped is not None:
             st = os.stat(path)
-            if (st.st_dev, st.st_ino) != mapped.identity:
-                mapped = None
-        if mapped is None:
-            mapped = _Mapped(path)
+            if (st.st_dev, st.st_ino) == mapped.identity:
+                with contextlib.suppress(KeyError):  # forgotten meanwhile: still this file's content
+                    self._open.move_to_end(path)
+                return mapped
+        mapped = _Mapped(path)
         if self.keep > 0:
             with self._lock:
-                self._open[path] = mapped  # most recent last
+                self._open[path] = mapped
+                self._open.move_to_end(path)
                 while len(self._open) > self.keep:
-                    self._open.pop(next(iter(self._open)))
+                    self._open.popitem(last=False)
         return mapped
 
 
@@ -146,7 +152,10 @@ class _Mapped:
         # the buffer, and every array read from it, keeps the mapping alive
         self._reader = ipc.open_file(pa.py_buffer(region))
         self.schema = self._reader.schema
-        self.meta = _source_meta(self.schema)
+        self.positions = {name: i for i, name in enumerate(self.schema.names)}
+        meta = _source_meta(self.schema)
+        self.source = (meta.get("sha256"), meta.get("size_bytes")) if meta is not None else None
+        self.plain = bool(meta is not None and meta.get("plain"))
         self._batches: list[pa.RecordBatch] = []
         self._rows = 0
         self._lock = threading.Lock()  # the reader is not thread-safe
@@ -196,7 +205,7 @@ def _source_meta(schema: pa.Schema) -> dict | None:
     return meta if isinstance(meta, dict) else None
 
 
-def _check_columns(names: list[str], columns: Sequence[str]) -> None:
+def _check_columns(names: dict[str, int], columns: Sequence[str]) -> None:
     unknown = [c for c in columns if c not in names]
     if unknown:
         raise SchemaError(f"Unknown column(s): {', '.join(unknown)} (columns: {', '.join(names)})")
@@ -217,6 +226,8 @@ def _plain_dtype(dtype: object) -> bool:
 def _plain_frame(selection: Selection) -> pd.DataFrame | None:
     """The frame ``to_pandas(types_mapper=_ARROW_TO_PANDAS.get)`` gives, built directly; None
     when a column has a type this does not handle."""
+    if create_dataframe_from_blocks is None:
+        return None
     blocks = []
     for position, column in enumerate(selection.columns):
         values = _column_values(column)
