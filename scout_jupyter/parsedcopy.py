@@ -103,16 +103,15 @@ class OpenCopies:
                 return None
             names = mapped.schema.names if columns is None else list(columns)
             _check_columns(mapped.positions, names)
-            batches = mapped.batches(limit)
+            every, available = mapped.columns(limit)
         except SchemaError:
             raise
         except BaseException:  # gone or damaged: never reuse this mapping
             self.forget(path)
             raise
-        data = batches[0] if len(batches) == 1 else pa.Table.from_batches(batches, schema=mapped.schema)
-        rows = data.num_rows if limit is None else min(limit, data.num_rows)
-        selected = data.columns if columns is None else [data.column(mapped.positions[n]) for n in names]
-        if rows < data.num_rows:
+        rows = available if limit is None else min(limit, available)
+        selected = every if columns is None else [every[mapped.positions[n]] for n in names]
+        if rows < available:
             selected = [column.slice(0, rows) for column in selected]
         return Selection(names, selected, rows, mapped.plain, mapped.schema)
 
@@ -139,7 +138,8 @@ class OpenCopies:
 
 
 class _Mapped:
-    """One mapped parsed copy; its record batches (zero-copy views) are read on first need."""
+    """One mapped parsed copy; its record batches (zero-copy views) are read on first need
+    and kept, with their column lists."""
 
     def __init__(self, path: str):
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -158,9 +158,28 @@ class _Mapped:
         self.plain = bool(meta is not None and meta.get("plain"))
         self._batches: list[pa.RecordBatch] = []
         self._rows = 0
+        self._first: tuple[list[Column], int] | None = None
+        self._whole: tuple[list[Column], int] | None = None
         self._lock = threading.Lock()  # the reader is not thread-safe
 
-    def batches(self, limit: int | None) -> list[pa.RecordBatch]:
+    def columns(self, limit: int | None) -> tuple[list[Column], int]:
+        """Every column (file order) over the batches holding the first ``limit`` rows (all
+        batches when None), and their length. The first batch's and the whole file's column
+        lists are kept: a small read only slices them."""
+        batches = self._batches_for(limit)
+        if len(batches) == 1 and limit is not None:
+            if self._first is None:
+                self._first = (batches[0].columns, batches[0].num_rows)
+            return self._first
+        if len(batches) == self._reader.num_record_batches:
+            if self._whole is None:
+                table = pa.Table.from_batches(batches, schema=self.schema)
+                self._whole = (table.columns, table.num_rows)
+            return self._whole
+        table = pa.Table.from_batches(batches, schema=self.schema)
+        return table.columns, table.num_rows
+
+    def _batches_for(self, limit: int | None) -> list[pa.RecordBatch]:
         """The batches holding the first ``limit`` rows (every batch when None); at least one
         when the file has any."""
         if limit is None or self._rows < limit or not self._batches:
@@ -241,8 +260,10 @@ def _plain_frame(selection: Selection) -> pd.DataFrame | None:
 def _column_values(column: Column) -> object | None:
     """A block's values: a 1-D extension array or a writable 2-D (1, n) numpy array."""
     kind = column.type
-    if kind == _LARGE_STRING or kind == _STRING:
-        return _ARROW_TO_PANDAS[kind].__from_arrow__(column)  # zero-copy
+    if kind == _LARGE_STRING:  # zero-copy, as StringDtype.__from_arrow__ does it
+        return pd.arrays.ArrowStringArray(column, dtype=_ARROW_TO_PANDAS[kind])
+    if kind == _STRING:
+        return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
     if kind == _INT64 or kind == _BOOL:
         if column.null_count:
             return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
