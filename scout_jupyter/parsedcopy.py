@@ -48,6 +48,7 @@ _COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
 _ROW_INDEXES: dict[int, pd.RangeIndex] = {}
 _TZ_DTYPES: dict[pa.DataType, object] = {}
 _MAX_MEMO = 256
+_KEPT_SELECTIONS = 16  # per mapped file
 
 Column = Union[pa.Array, pa.ChunkedArray]
 
@@ -103,16 +104,12 @@ class OpenCopies:
                 return None
             names = mapped.schema.names if columns is None else list(columns)
             _check_columns(mapped.positions, names)
-            every, available = mapped.columns(limit)
+            selected, rows = mapped.select(names, limit)
         except SchemaError:
             raise
         except BaseException:  # gone or damaged: never reuse this mapping
             self.forget(path)
             raise
-        rows = available if limit is None else min(limit, available)
-        selected = every if columns is None else [every[mapped.positions[n]] for n in names]
-        if rows < available:
-            selected = [column.slice(0, rows) for column in selected]
         return Selection(names, selected, rows, mapped.plain, mapped.schema)
 
     def forget(self, path: str | Path) -> None:
@@ -160,7 +157,25 @@ class _Mapped:
         self._rows = 0
         self._first: tuple[list[Column], int] | None = None
         self._whole: tuple[list[Column], int] | None = None
+        self._selections: dict[tuple, tuple[list[Column], int]] = {}
         self._lock = threading.Lock()  # the reader is not thread-safe
+
+    def select(self, names: list[str], limit: int | None) -> tuple[list[Column], int]:
+        """``names``' columns cut to the first ``limit`` rows (zero-copy slices), and their
+        length. The last few selections are kept: repeating a small read only looks them up."""
+        key = (limit, *names)
+        found = self._selections.get(key)
+        if found is None:
+            every, available = self.columns(limit)
+            rows = available if limit is None else min(limit, available)
+            selected = [every[self.positions[name]] for name in names]
+            if rows < available:
+                selected = [column.slice(0, rows) for column in selected]
+            found = (selected, rows)
+            if len(self._selections) >= _KEPT_SELECTIONS:
+                self._selections.clear()
+            self._selections[key] = found
+        return found
 
     def columns(self, limit: int | None) -> tuple[list[Column], int]:
         """Every column (file order) over the batches holding the first ``limit`` rows (all
