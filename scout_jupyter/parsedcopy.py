@@ -41,6 +41,7 @@ BATCH_ROWS = 65_536
 META_KEY = b"scout"
 
 _STRING, _LARGE_STRING, _INT64, _BOOL, _FLOAT64 = pa.string(), pa.large_string(), pa.int64(), pa.bool_(), pa.float64()
+_TIMESTAMP_ID = pa.timestamp("us").id
 #: Arrow type → pandas dtype of a plain frame's column, as ``to_pandas(types_mapper=...)`` uses it
 _ARROW_TO_PANDAS = {_STRING: pd.StringDtype("pyarrow"), _LARGE_STRING: pd.StringDtype("pyarrow"),
                     _INT64: pd.Int64Dtype(), _BOOL: pd.BooleanDtype()}
@@ -275,20 +276,21 @@ def _plain_frame(selection: Selection) -> pd.DataFrame | None:
 def _column_values(column: Column) -> object | None:
     """A block's values: a 1-D extension array or a writable 2-D (1, n) numpy array."""
     kind = column.type
-    if kind == _LARGE_STRING:  # zero-copy, as StringDtype.__from_arrow__ does it
-        return pd.arrays.ArrowStringArray(column, dtype=_ARROW_TO_PANDAS[kind])
-    if kind == _STRING:
-        return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
-    if kind == _INT64 or kind == _BOOL:
+    type_id = kind.id  # an int: cheaper to compare than DataType objects
+    if type_id == _LARGE_STRING.id:  # zero-copy, as StringDtype.__from_arrow__ does it
+        return pd.arrays.ArrowStringArray(column, dtype=_ARROW_TO_PANDAS[_LARGE_STRING])
+    if type_id == _INT64.id or type_id == _BOOL.id:
         if column.null_count:
             return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
         values = _writable(column)
         mask = np.zeros(len(values), dtype=bool)
-        return pd.arrays.IntegerArray(values, mask) if kind == _INT64 else pd.arrays.BooleanArray(values, mask)
-    if kind == _FLOAT64 or (pa.types.is_timestamp(kind) and kind.tz is None):
+        return pd.arrays.IntegerArray(values, mask) if type_id == _INT64.id else pd.arrays.BooleanArray(values, mask)
+    if type_id == _FLOAT64.id or (type_id == _TIMESTAMP_ID and kind.tz is None):
         return _writable(column).reshape(1, -1)  # nulls: NaN / NaT
-    if pa.types.is_timestamp(kind):
+    if type_id == _TIMESTAMP_ID:
         return pd.array(_writable(column).view("int64"), dtype=_tz_dtype(kind), copy=False)
+    if type_id == _STRING.id:
+        return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
     return None
 
 
