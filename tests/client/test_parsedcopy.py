@@ -34,7 +34,9 @@ def every_dtype(nulls: bool) -> pd.DataFrame:
         "flag": masked([i % 2 == 0 for i in range(n)], "boolean"),
         "x": [np.nan if m else i / 4 for i, m in enumerate(missing)],
         "day": pd.Series([pd.NaT if m else t for t, m in zip(times.normalize(), missing)], dtype="datetime64[ms]"),
-        "at": pd.Series([pd.NaT if m else t for t, m in zip(times, missing)], dtype="datetime64[us]").dt.tz_localize("UTC"),
+        "at": pd.Series([pd.NaT if m else t for t, m in zip(times, missing)],
+                        dtype="datetime64[us]").dt.tz_localize("UTC"),
+        "ns": pd.Series([pd.NaT if m else t for t, m in zip(times, missing)], dtype="datetime64[ns]"),
     })
 
 
@@ -80,6 +82,13 @@ def test_limits_across_several_record_batches(cache, monkeypatch):
         pd.testing.assert_frame_equal(part, frame[["n", "code"]].iloc[:limit])
     pd.testing.assert_frame_equal(cache.read_frame(DIGEST, "fp"), frame)
     pd.testing.assert_frame_equal(cache.read_frame(DIGEST, "fp", limit=5), frame.iloc[:5])
+
+
+def test_an_empty_frame(cache):
+    frame = every_dtype(False).iloc[:0]
+    cache.write_frame(DIGEST, "fp", frame, source_size=1)
+    pd.testing.assert_frame_equal(cache.read_frame(DIGEST, "fp"), frame)
+    pd.testing.assert_frame_equal(cache.read_frame(DIGEST, "fp", columns=["code"], limit=5), frame[["code"]])
 
 
 def test_other_frames_keep_their_pandas_metadata(cache):
