@@ -14,7 +14,8 @@ download is renamed only after its sha256 matched, so a reader sees a whole, ver
 none, and the file name is the hash of record. Data files are immutable, so they have no TTL;
 the LRU bound evicts by last access: a hit sets the file's mtime from the injected clock, at
 most once per ``touch_interval`` (60 s) per file and process, so the order is exact to within
-that interval and a warm load in a loop costs no metadata write.
+that interval and a warm load in a loop costs no metadata write. Parsed copies are read
+memory-mapped, and the last few stay mapped between loads (:mod:`scout_jupyter.parsedcopy`).
 """
 
 from __future__ import annotations
