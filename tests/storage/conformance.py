@@ -5,8 +5,8 @@ Subclass :class:`StorageConformance` in ``tests/storage/test_<backend>.py`` and 
 - ``storage``: a fresh, empty :class:`~scout_jupyter.storage.base.Storage` per test;
 - ``clock``: the FakeClock the backend signs with; advancing it must make the server that
   checks signed URLs see the time move;
-- ``fetch``: ``fetch(url) -> (status, body_bytes)`` for a GET of an absolute signed URL with no
-  other credentials.
+- ``fetch`` (a default is given): ``fetch(url) -> (status, body_bytes)`` for a GET of an absolute
+  signed URL with no other credentials.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import os
 
 import pytest
+import requests
 
 from scout_jupyter.errors import ChecksumMismatch, InvalidKey, ObjectExists, ObjectNotFound
 
@@ -45,6 +46,13 @@ def _chunks(total: int, size: int = 256 * 1024):
 
 
 class StorageConformance:
+    @pytest.fixture
+    def fetch(self):
+        def _fetch(url):
+            response = requests.get(url, timeout=10)
+            return response.status_code, response.content
+        return _fetch
+
     # --- bytes in, bytes out -------------------------------------------------------------
     def test_round_trip(self, storage):
         info = storage.write("scout/v1/gold/t/t_2024-08-10.csv", b"a,b\n1,2\n", content_type="text/csv")

@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-import requests
 
 from scout_jupyter.errors import AccessDenied, InvalidKey, ObjectNotFound, ScoutError
 from scout_jupyter.storage import open_storage
@@ -70,13 +69,6 @@ class TestLocalConformance(StorageConformance):
                              public_base_url=base)
         handler.storage = store
         return store
-
-    @pytest.fixture
-    def fetch(self):
-        def _fetch(url):
-            response = requests.get(url, timeout=10)
-            return response.status_code, response.content
-        return _fetch
 
 
 # --- containment (RELIABILITY rows 10-12) ---------------------------------------------------

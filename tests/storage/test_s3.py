@@ -43,13 +43,6 @@ class TestS3Conformance(StorageConformance):
         yield store
         store.close()
 
-    @pytest.fixture
-    def fetch(self):
-        def _fetch(url):
-            response = requests.get(url, timeout=10)
-            return response.status_code, response.content
-        return _fetch
-
 
 # --- fixtures for the S3-specific tests ----------------------------------------------------------
 @pytest.fixture
