@@ -22,7 +22,7 @@ from scout_jupyter.demo import (CONFIG_NAME, TABLES, WAREHOUSE_NAME, build_wareh
                                 export_warehouse, prepare_demo, table_digests)
 from scout_jupyter.demo import warehouse as warehouse_module
 from scout_jupyter.demo.catalog import DAYPARTS
-from scout_jupyter.demo.features import LABELS, assign_customer_segments, kmeans
+from scout_jupyter.demo.features import LABELS, _squared_distances, assign_customer_segments, kmeans
 from scout_jupyter.errors import ConfigError
 
 # DESIGN.md's table: id -> (description, rows at scale 1, update frequency)
@@ -369,6 +369,15 @@ def test_kmeans_is_deterministic_and_finds_separated_clusters():
     assert np.array_equal(labels, again)
     assert all(len(set(labels[i * 50:(i + 1) * 50])) == 1 for i in range(3)) and len(set(labels)) == 3
     assert np.allclose(np.sort(found, axis=0), np.sort(centers, axis=0), atol=0.5)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 5, 7])
+def test_kmeans_distances_are_bit_for_bit_the_broadcast_formula(dims):
+    rng = np.random.default_rng(dims)
+    points = rng.normal(size=(5_000, dims)) * rng.exponential(100, size=dims)
+    centroids = rng.normal(size=(5, dims))
+    expected = ((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    assert np.array_equal(_squared_distances(np.ascontiguousarray(points.T), centroids), expected)
 
 
 def test_output_is_stable_across_runs(config, small):
