@@ -13,6 +13,13 @@ last chunk. So the export makes two passes over a *spool* instead of over the da
 
 The spool is a private temp file written and read by this process only. At most one chunk (plus
 the writer's buffers) is in memory at a time.
+
+A query whose first chunk is short of ``chunk_size`` rows has no second one (the driver's
+``fetchmany`` only comes back short at the end), and a callable that returns one DataFrame has
+one chunk: its types are final once it is read, so that chunk is written straight from memory
+without the spool's pickling round trip. (Should a second chunk come after all, both go to the
+spool as usual.) A dataset that is materialized always keeps its spool: the staging table is
+loaded from it after the files are written.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import pandas as pd
 import sqlalchemy as sa
@@ -48,8 +55,9 @@ class ExportedDataset:
     folder: Path
     csv_path: Path
     parquet_path: Path
-    spool_path: Path
+    spool_path: Path  # holds the rows when ``spooled`` (always for a materialized dataset)
     files: WriteResult
+    spooled: bool = True
 
     @property
     def row_count(self) -> int:
@@ -61,6 +69,8 @@ class ExportedDataset:
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Replay the exported rows chunk by chunk (for materialization)."""
+        if not self.spooled:
+            raise SchemaError(f"{self.dataset_id} was exported without a spool: its rows cannot be replayed")
         return replay_spool(self.spool_path)
 
     def remove(self) -> None:
@@ -95,14 +105,59 @@ def replay_spool(path: Path) -> Iterator[pd.DataFrame]:
                 return
 
 
-def _spool(engine: Engine, definition: DatasetDefinition, chunk_size: int, path: Path) -> TableSchema:
+class _Spool:
+    """Pass 1's output: the chunks pickled to a file, or the only chunk kept in memory."""
+
+    def __init__(self, path: Path, chunk_size: int, *, keep_file: bool):
+        self.path, self.chunk_size, self.keep_file = path, chunk_size, keep_file
+        self.held: pd.DataFrame | None = None
+        self._file: BinaryIO | None = None
+        self._chunks = 0
+
+    @property
+    def spooled(self) -> bool:
+        return self._file is not None
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        self._chunks += 1
+        if self._chunks == 1 and not self.keep_file and len(chunk) < self.chunk_size:
+            self.held = chunk  # short: the last chunk of a query
+            return
+        if self._file is None:
+            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        if self.held is not None:
+            self._dump(self.held)
+            self.held = None
+        self._dump(chunk)
+
+    def _dump(self, chunk: pd.DataFrame) -> None:
+        pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def replay(self) -> Iterator[pd.DataFrame]:
+        """The chunks in order; a held chunk is handed over once (and no longer held)."""
+        if self._file is not None:
+            return replay_spool(self.path)
+        chunks = [self.held] if self.held is not None else []
+        self.held = None
+        return iter(chunks)
+
+
+def _read(engine: Engine, definition: DatasetDefinition, chunk_size: int, path: Path) -> tuple[TableSchema, _Spool]:
     """Pass 1: stream the source into the spool while inferring the schema."""
     inferrer = SchemaInferrer()
-    with engine.connect() as conn, open(path, "wb") as fh:
-        for chunk in source_chunks(conn, definition, chunk_size):
-            inferrer.update(chunk)
-            pickle.dump(chunk, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return inferrer.schema()
+    spool = _Spool(path, chunk_size, keep_file=definition.materialize is not None)
+    try:
+        with engine.connect() as conn:
+            for chunk in source_chunks(conn, definition, chunk_size):
+                inferrer.update(chunk)
+                spool.add(chunk)
+    finally:
+        spool.close()
+    return inferrer.schema(), spool
 
 
 def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path, *, chunk_size: int,
@@ -113,12 +168,11 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
-        spool = folder / "chunks.spool"
-        schema = _spool(engine, definition, chunk_size, spool)
+        schema, spool = _read(engine, definition, chunk_size, folder / "chunks.spool")
         csv_path, parquet_path = folder / f"{definition.name}.csv", folder / f"{definition.name}.parquet"
         with CsvParquetWriter(csv_path, schema, parquet_target=parquet_path,
                               guard_csv_formulas=guard_csv_formulas) as writer:
-            for chunk in replay_spool(spool):
+            for chunk in spool.replay():
                 writer.write(chunk)
                 emit(ProgressEvent(definition.id, "export", "progress", bytes_done=writer.size_bytes))
         files = writer.close()
@@ -127,7 +181,7 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
         raise
     log.info("Exported %s: %d rows, %d CSV bytes", definition.id, files.row_count, files.size_bytes)
     return ExportedDataset(dataset_id=definition.id, schema=schema, folder=folder, csv_path=csv_path,
-                           parquet_path=parquet_path, spool_path=spool, files=files)
+                           parquet_path=parquet_path, spool_path=spool.path, files=files, spooled=spool.spooled)
 
 
 def unwrap_error(exc: BaseException) -> BaseException:
