@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from scout_jupyter.csvio import read_csv
 from scout_jupyter.errors import SchemaError
 from scout_jupyter.publish.config import DatasetDefinition
-from scout_jupyter.publish.export import export_dataset
+from scout_jupyter.publish.export import describe_error, export_dataset, query_chunks
 
 from .test_publish_support import build_small_warehouse
 
@@ -68,3 +68,27 @@ def test_a_materialized_dataset_keeps_its_spool_for_the_staging_table(engine, tm
     exported = export_dataset(engine, definition(materialize="sales_by_day"), tmp_path, chunk_size=1_000)
     assert exported.spooled
     assert [len(c) for c in exported.chunks()] == [63]
+
+
+def test_sqlite_results_are_read_without_sqlalchemy_rows_and_give_the_same_frames(engine, monkeypatch):
+    query = QUERY.replace("SELECT ", "SELECT '10:30' AS opens, NULL AS empty_text, ")  # a colon that is no parameter
+    with engine.connect() as conn:
+        expected = list(pd.read_sql(sa.text(query), conn, chunksize=10))
+        monkeypatch.setattr(sa.engine.Result, "fetchmany", None)  # the fast path must not need it
+        got = list(query_chunks(conn, query, 10))
+    assert [len(f) for f in got] == [10] * 6 + [3]
+    for a, b in zip(got, expected, strict=True):
+        assert list(a.dtypes) == list(b.dtypes)
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_query_with_a_bind_parameter_still_goes_through_sqlalchemy(engine):
+    with engine.connect() as conn, pytest.raises(pd.errors.DatabaseError, match="bind parameter .store."):
+        list(query_chunks(conn, "SELECT * FROM sales WHERE store = :store", 10))
+
+
+def test_sqlite_errors_read_as_database_errors(engine, tmp_path):
+    with pytest.raises(Exception) as caught:
+        export_dataset(engine, definition(query="SELECT * FROM nowhere"), tmp_path, chunk_size=10)
+    assert describe_error(caught.value) == "database error: no such table: nowhere"
+    assert not (tmp_path / "gold__sales").exists()

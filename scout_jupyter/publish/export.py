@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import pickle
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
@@ -80,8 +81,7 @@ class ExportedDataset:
 def source_chunks(conn: Connection, definition: DatasetDefinition, chunk_size: int) -> Iterator[pd.DataFrame]:
     """The dataset's rows as DataFrame chunks, streamed from the source database."""
     if definition.query is not None:
-        streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
-        yield from pd.read_sql(sa.text(definition.query), streaming, chunksize=chunk_size)
+        yield from query_chunks(conn, definition.query, chunk_size)
         return
     produced = definition.load_callable()(conn)
     if isinstance(produced, pd.DataFrame):
@@ -94,6 +94,24 @@ def source_chunks(conn: Connection, definition: DatasetDefinition, chunk_size: i
         if not isinstance(chunk, pd.DataFrame):
             raise SchemaError(f"{definition.callable} yielded {type(chunk).__name__}, expected DataFrames")
         yield chunk
+
+
+def query_chunks(conn: Connection, query: str, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """A query's rows in DataFrames of ``chunk_size`` rows (the last one shorter).
+
+    On SQLite the statement SQLAlchemy compiles goes to pandas with the sqlite3 connection
+    itself: pandas builds the same frames from the driver's plain tuples, without a SQLAlchemy
+    Row per row (a tenth of the read time of a large result). A query with bind parameters, and
+    any other database, goes through SQLAlchemy (``stream_results``: a server-side cursor)."""
+    statement = sa.text(query)
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        compiled = statement.compile(dialect=conn.dialect)
+        if not compiled.params:
+            yield from pd.read_sql(str(compiled), driver, chunksize=chunk_size)
+            return
+    streaming = conn.execution_options(stream_results=True, max_row_buffer=chunk_size)
+    yield from pd.read_sql(statement, streaming, chunksize=chunk_size)
 
 
 def replay_spool(path: Path) -> Iterator[pd.DataFrame]:
@@ -197,7 +215,7 @@ def describe_error(exc: BaseException) -> str:
     message: Any = getattr(exc, "message", None)
     if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
         message = f"database error: {exc.orig}"
-    elif isinstance(exc, sa.exc.SQLAlchemyError):
+    elif isinstance(exc, (sa.exc.SQLAlchemyError, sqlite3.Error)):
         message = f"database error: {exc}"
     if not message:
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

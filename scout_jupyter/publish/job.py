@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -243,7 +244,7 @@ class _PublishRun:
 
     def failed(self, definition: DatasetDefinition, step: str, exc: BaseException) -> DatasetResult:
         message = describe_error(exc)
-        if isinstance(unwrap_error(exc), (ScoutError, sa.exc.SQLAlchemyError)):
+        if isinstance(unwrap_error(exc), (ScoutError, sa.exc.SQLAlchemyError, sqlite3.Error)):
             log.error("Publishing %s failed at %s: %s", definition.id, step, message)
         else:
             log.exception("Publishing %s failed at %s", definition.id, step)
