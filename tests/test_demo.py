@@ -371,6 +371,16 @@ def test_kmeans_is_deterministic_and_finds_separated_clusters():
     assert np.allclose(np.sort(found, axis=0), np.sort(centers, axis=0), atol=0.5)
 
 
+def test_store_day_aggregates_scan_their_covering_index_and_product_mix_does_not(config, warehouse):
+    queries = {d["id"]: d["query"] for d in config["datasets"] if "query" in d}
+    with sqlite3.connect(warehouse) as db:
+        def plan(dataset_id):
+            return " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + queries[dataset_id]))
+        for dataset_id in ("gold/txn_daily", "platinum/features_sales_7d", "platinum/store_perf"):
+            assert "SCAN transactions USING COVERING INDEX ix_transactions_store_day" in plan(dataset_id), dataset_id
+        assert "SCAN li" in plan("gold/product_mix") and "ix_transactions_store_day" not in plan("gold/product_mix")
+
+
 @pytest.mark.parametrize("dims", [1, 2, 5, 7])
 def test_kmeans_distances_are_bit_for_bit_the_broadcast_formula(dims):
     rng = np.random.default_rng(dims)
