@@ -2,9 +2,12 @@
 
 Each publish runs in a fresh child process, so its peak memory is its own: the figure is the
 peak RSS during the publish minus the RSS after the imports (``VmHWM`` and ``VmRSS``).
-B7 publishes scale 1 into an empty store; B8 re-publishes it unchanged (ratio against B7);
-B9 publishes scale 10 (scale 3 with ``--quick``) against scale 1, time and memory. Building
-the warehouses is not timed.
+B7 publishes scale 1 into an empty store, three times (each into a store of its own), and
+reports the median: the machine is shared, and one publish can land on a busy second. All
+three times are in the note. B8 re-publishes the first store unchanged (ratio against B7);
+B9 publishes scale 10 (scale 3 with ``--quick``) once, against scale 1: time against B7's
+median, memory against the smallest scale-1 figure (the stricter ratio). Building the
+warehouses is not timed.
 """
 
 from __future__ import annotations
@@ -63,26 +66,30 @@ def build(folder: Path, scale: float) -> Path:
     return path
 
 
-def measure_all(small: float = 1.0, big: float = 10.0) -> dict:
-    """Publish at ``small`` (twice: fresh, then unchanged) and at ``big``; the raw figures."""
+def measure_all(small: float = 1.0, big: float = 10.0, *, fresh_runs: int = 3) -> dict:
+    """Publish at ``small`` (``fresh_runs`` times into empty stores, then the first store again,
+    unchanged) and at ``big``; the raw figures. ``first`` is the fresh run of median time."""
     with tempfile.TemporaryDirectory(prefix="scout-bench-publish-") as tmp:
         root = Path(tmp)
         w1 = build(root, small)
-        first = measure(w1, root / "store1")
-        again = measure(w1, root / "store1")
+        fresh = [measure(w1, root / f"store1-{n}") for n in range(fresh_runs)]
+        again = measure(w1, root / "store1-0")
         large = measure(build(root, big), root / "store-big")
-    return {"first": first, "again": again, "big": large, "scales": (small, big)}
+    first = sorted(fresh, key=lambda f: f["seconds"])[(len(fresh) - 1) // 2]
+    return {"first": first, "fresh": fresh, "again": again, "big": large, "scales": (small, big)}
 
 
 def run(quick: bool = True) -> dict:
     figures = measure_all(1.0, 3.0 if quick else 10.0)
-    first, again, big = figures["first"], figures["again"], figures["big"]
-    time_ratio, mem_ratio = big["seconds"] / first["seconds"], big["publish_mb"] / max(first["publish_mb"], 1.0)
+    first, fresh, again, big = figures["first"], figures["fresh"], figures["again"], figures["big"]
+    small_mb = min(f["publish_mb"] for f in fresh)
+    time_ratio, mem_ratio = big["seconds"] / first["seconds"], big["publish_mb"] / max(small_mb, 1.0)
     label = f"scale {figures['scales'][1]:g}"
+    runs = ", ".join(f"{f['seconds']:.2f}" for f in fresh)
     return {
-        "B7": {"what": "publish all nine datasets at scale 1, local store", "value": first["seconds"], "unit": "s",
-               "target": "<= 5 s", "ok": first["seconds"] <= 5 and first["ok"],
-               "note": f"{first['rows']:,} rows; publish memory {first['publish_mb']:.0f} MB above "
+        "B7": {"what": "publish all nine datasets at scale 1, local store (median of 3)", "value": first["seconds"],
+               "unit": "s", "target": "<= 5 s", "ok": first["seconds"] <= 5 and all(f["ok"] for f in fresh),
+               "note": f"runs {runs} s; {first['rows']:,} rows; publish memory {first['publish_mb']:.0f} MB above "
                        f"{first['rss_base_mb']:.0f} MB of imports"},
         "B8": {"what": "re-publish unchanged", "value": again["seconds"], "unit": "s", "baseline": first["seconds"],
                "ratio": again["seconds"] / first["seconds"], "target": "<= 0.2x, 0 bytes",
@@ -92,7 +99,7 @@ def run(quick: bool = True) -> dict:
                "baseline": first["seconds"], "ratio": time_ratio, "target": "time <= 12x",
                "ok": time_ratio <= 12 and big["ok"]},
         "B9-mem": {"what": f"publish at {label} vs scale 1 (peak memory above imports)",
-                   "value": big["publish_mb"], "unit": "MB", "baseline": first["publish_mb"], "ratio": mem_ratio,
+                   "value": big["publish_mb"], "unit": "MB", "baseline": small_mb, "ratio": mem_ratio,
                    "target": "<= 2x", "ok": mem_ratio <= 2,
                    "note": f"{big['rows']:,} rows; peak RSS {big['rss_peak_mb']:.0f} MB vs "
                            f"{first['rss_peak_mb']:.0f} MB"},
