@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -312,20 +312,19 @@ def _column_index(names: list[str]) -> pd.Index:
     """``pd.Index(names)``, memoized (inferring the string dtype costs ~100 µs): each frame
     gets its own view (same values, own name), so renaming one frame's columns cannot reach
     another's."""
-    key = tuple(names)
-    index = _COLUMN_INDEXES.get(key)
-    if index is None:
-        if len(_COLUMN_INDEXES) >= _MAX_MEMO:
-            _COLUMN_INDEXES.clear()
-        index = _COLUMN_INDEXES[key] = pd.Index(names)
-    return index.view()
+    return _memoized_view(_COLUMN_INDEXES, tuple(names), lambda: pd.Index(names))
 
 
 def _row_index(rows: int) -> pd.RangeIndex:
     """``pd.RangeIndex(rows)``, memoized like :func:`_column_index`."""
-    index = _ROW_INDEXES.get(rows)
+    return _memoized_view(_ROW_INDEXES, rows, lambda: pd.RangeIndex(rows))
+
+
+def _memoized_view(memo: dict, key: object, make: Callable[[], pd.Index]) -> pd.Index:
+    """A fresh view of the index memoized under ``key`` (the memo is cleared when full)."""
+    index = memo.get(key)
     if index is None:
-        if len(_ROW_INDEXES) >= _MAX_MEMO:
-            _ROW_INDEXES.clear()
-        index = _ROW_INDEXES[rows] = pd.RangeIndex(rows)
+        if len(memo) >= _MAX_MEMO:
+            memo.clear()
+        index = memo[key] = make()
     return index.view()
