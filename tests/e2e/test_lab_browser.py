@@ -25,7 +25,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--no-first-run"]
 NOTEBOOK = "quickstart.ipynb"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-TIMEOUT_MS = 45_000
+# Generous: CI is a busy 2-core machine where a kernel start or a render can take many seconds.
+# Every wait below polls a condition up to this deadline; nothing asserts on output immediately.
+TIMEOUT_MS = 120_000
 
 # The notebook's kernel is started and idle (JupyterLab shows "No Kernel" until a session exists,
 # and the indicator reads "idle" before that too).
@@ -85,6 +87,38 @@ def wait_for(page, condition: str, what: str) -> None:
                     f"{page.page_errors}")
 
 
+def expect_visible(locator, what: str) -> None:
+    """Wait (bounded) until ``locator`` is attached and visible; fail saying what was awaited."""
+    from playwright.sync_api import expect
+
+    try:
+        expect(locator.first).to_be_visible(timeout=TIMEOUT_MS)
+    except AssertionError as error:
+        pytest.fail(f"{what} not visible within {TIMEOUT_MS / 1000:.0f} s: {error}".splitlines()[0])
+
+
+def expect_text(locator, text: str, what: str) -> None:
+    """Wait (bounded) until ``locator`` contains ``text`` (output renders after the prompt number)."""
+    from playwright.sync_api import expect
+
+    try:
+        expect(locator.first).to_contain_text(text, timeout=TIMEOUT_MS)
+    except AssertionError as error:
+        shown = locator.all_inner_texts() if locator.count() else "nothing"
+        pytest.fail(f"{what}: {text!r} not shown within {TIMEOUT_MS / 1000:.0f} s; shown: {shown!r}"[:2000]
+                    + f" ({str(error).splitlines()[0]})")
+
+
+def expect_count(locator, count: int, what: str) -> None:
+    """Wait (bounded) until ``locator`` matches exactly ``count`` elements."""
+    from playwright.sync_api import expect
+
+    try:
+        expect(locator).to_have_count(count, timeout=TIMEOUT_MS)
+    except AssertionError:
+        pytest.fail(f"{what}: expected {count}, saw {locator.count()} within {TIMEOUT_MS / 1000:.0f} s")
+
+
 def run_all_cells(page) -> None:
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
@@ -123,16 +157,17 @@ def run_quickstart_and_check(page, lab_server, tmp_path: Path) -> None:
     assert all(p[1:-2].isdigit() for p in prompts), f"cells not executed: {prompts}; errors: {problems}"
     assert not problems, problems
 
-    head = (page.locator(f"{PANEL} .jp-CodeCell", has_text="%scout load gold/txn_daily")
-            .locator(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe"))
-    head.scroll_into_view_if_needed()
-    assert head.is_visible()
-    assert head.locator("th", has_text="store_code").count() == 1
-    assert head.locator("tbody tr").count() == 5  # head()
+    # Run All finishing means every prompt is numbered; the outputs render after that, so each
+    # output check waits for its element or text.
+    load_cell = page.locator(f"{PANEL} .jp-CodeCell", has_text="%scout load gold/txn_daily")
     rows = lab_server.manifest()["datasets"]["gold/txn_daily"]["row_count"]
-    loaded = page.locator(f"{PANEL} .jp-CodeCell", has_text="%scout load gold/txn_daily").locator(
-        ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
-    assert f"{rows} rows" in loaded.inner_text()
+    loaded = load_cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+    expect_text(loaded, f"{rows} rows", "the load summary")
+    head = load_cell.locator(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")
+    expect_visible(head, "the txn_daily.head() table")
+    head.first.scroll_into_view_if_needed()
+    expect_count(head.locator("th", has_text="store_code"), 1, "store_code header")
+    expect_count(head.locator("tbody tr"), 5, "head() rows")
 
     screenshot = tmp_path / "quickstart.png"
     page.screenshot(path=str(screenshot))
