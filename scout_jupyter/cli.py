@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import settings
-from .errors import ChecksumMismatch, ConfigError, InvalidTTL, ObjectNotFound, ScoutError
+from .errors import ChecksumMismatch, ConfigError, ObjectNotFound, ScoutError
 from .manifest import DEFAULT_NAMESPACE, DatasetEntry, Manifest, latest_manifest_key, validate_dataset_id
 from .storage import DEFAULT_STORE, open_storage, storage_url_from_arg
 from .storage.base import Storage
+from .ttl import DEFAULT_TTL, HARD_MAX_TTL, check_ttl, ttl_rule
 
 log = logging.getLogger(__name__)
 
 DEMO_WAREHOUSE = Path(settings.DEMO_WAREHOUSE)
-MAX_TTL = 86400
 
 
 class CommandFailed(ScoutError):
@@ -218,18 +218,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ttl(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_TTL:
-        raise InvalidTTL(f"TTL must be a whole number of seconds in 1..{MAX_TTL}, got {text!r}")
-    return int(text)
-
-
 def cmd_url(args: argparse.Namespace) -> int:
     storage, entry = _entry(args)
+    ttl = check_ttl(args.ttl, storage.max_sign_ttl)
+    if not storage.signs_absolute_urls:
+        raise ConfigError(f"A local store's signed URLs are served by a running Jupyter server with the "
+                          f"scout_jupyter extension (/scout/files/...): start `jupyter lab` over {storage.url} and "
+                          "use scout.signed_url() in its kernels or GET /scout/api/dataset-proxy; "
+                          f"`scout get {entry.id}` copies the file here")
     key = entry.parquet_key if args.format == "parquet" else entry.csv_key
     if key is None:
         raise ObjectNotFound(f"{entry.id} has no Parquet copy")
-    signed = storage.sign(key, _ttl(args.ttl))
+    signed = storage.sign(key, ttl)
     if args.json:
         _emit_json({"signed_url": signed.url, "expires_at": signed.expires_at.isoformat(), "dataset": entry.id})
     else:
@@ -305,7 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("verify", cmd_verify, "check every file against the manifest (size and sha256)", jsonflag)
     url = add("url", cmd_url, "print a signed URL for a dataset's file", jsonflag)
     url.add_argument("id")
-    url.add_argument("--ttl", default="3600", help=f"lifetime in seconds (1..{MAX_TTL}, default 3600)")
+    url.add_argument("--ttl", default=str(DEFAULT_TTL),
+                     help=f"lifetime of the URL: {ttl_rule(HARD_MAX_TTL)} (S3 stores: up to 604800, their 7-day "
+                          f"cap; a Jupyter server's dataset proxy: up to its max_ttl); default {DEFAULT_TTL}. "
+                          "A local store needs a running server to sign")
     url.add_argument("--format", choices=("csv", "parquet"), default="csv")
     get = add("get", cmd_get, "download a dataset's file, verifying its sha256")
     get.add_argument("id")

@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import pytest
+import requests
 
 from scout_jupyter.cli import main
 from scout_jupyter.manifest import Manifest, latest_manifest_key
@@ -102,8 +103,11 @@ def test_ls_and_info(capsys, env):
 @pytest.mark.parametrize("argv, message", [
     (["info", "gold/sale"], "scout: Dataset not found: gold/sale (did you mean gold/sales"),
     (["info", "../etc/passwd"], "scout: Invalid dataset id ../etc/passwd"),
-    (["url", "gold/sales", "--ttl", "0"], "scout: TTL must be a whole number of seconds in 1..86400, got '0'\n"),
-    (["url", "gold/sales", "--ttl", "86401"], "scout: TTL must be"),
+    (["url", "gold/sales", "--ttl", "0"], "scout: Invalid TTL 0: expected a whole number of seconds from 1 to 86400\n"),
+    (["url", "gold/sales", "--ttl", "86401"], "scout: Invalid TTL 86401: expected a whole number of seconds from 1 "),
+    (["url", "gold/sales", "--ttl", "1.5"], "scout: Invalid TTL 1.5: expected a whole number of seconds from 1 "),
+    (["url", "gold/sales"], "scout: A local store's signed URLs are served by a running Jupyter server with the "
+                            "scout_jupyter extension (/scout/files/...)"),
 ])
 def test_user_mistakes_are_one_line(capsys, env, argv, message):
     published(capsys, env)
@@ -146,12 +150,28 @@ def test_verify_passes_then_catches_a_changed_file(capsys, env):
     assert code == 1 and "FAILED  gold/sales: scout/v1/gold/sales/sales_" in out and ".parquet is missing" in out
 
 
-def test_url_signs_with_the_local_key(capsys, env):
-    published(capsys, env)
-    code, out, _ = run(capsys, "url", "gold/sales", "--ttl", "60", "--store", env["store"])
-    assert code == 0 and out.startswith("/scout/files/scout/v1/gold/sales/sales_") and "scout_auth=" in out
-    code, out, _ = run(capsys, "url", "gold/sales", "--format", "parquet", "--json", "--store", env["store"])
+@pytest.mark.s3
+def test_url_prints_an_absolute_url_that_downloads(capsys, env, s3_server, s3_bucket, monkeypatch):
+    for name, value in (("AWS_ACCESS_KEY_ID", s3_server.access_key), ("AWS_SECRET_ACCESS_KEY", s3_server.secret_key),
+                        ("AWS_REGION", s3_server.region), ("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)):
+        monkeypatch.setenv(name, value)
+    store = f"s3://{s3_bucket}/team"
+    report = published(capsys, {**env, "store": store})
+    sales = next(d for d in report["datasets"] if d["id"] == "gold/sales")
+    code, out, err = run(capsys, "url", "gold/sales", "--ttl", "60", "--store", store)
+    assert code == 0 and err == "" and out.startswith(s3_server.endpoint_url + f"/{s3_bucket}/team/scout/v1/gold/")
+    assert hashlib.sha256(requests.get(out.strip(), timeout=30).content).hexdigest() == sales["sha256"]
+    code, out, _ = run(capsys, "url", "gold/sales", "--format", "parquet", "--json", "--store", store)
     assert json.loads(out)["signed_url"].split("?")[0].endswith(".parquet")
+    # S3's own cap (7 days) applies in direct mode, in the same words
+    code, _, err = run(capsys, "url", "gold/sales", "--ttl", "604801", "--store", store)
+    assert code == 1 and err == "scout: Invalid TTL 604801: expected a whole number of seconds from 1 to 604800\n"
+
+
+def test_url_help_states_the_ttl_rule(capsys):
+    assert main(["url", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a whole number of seconds from 1 to 86400" in text and "max_ttl" in text and "604800" in text
 
 
 def test_get_verifies_and_writes_atomically(capsys, env):

@@ -21,10 +21,11 @@ import pandas as pd
 
 from ..cache import Cache, source_id
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import ConfigError, DatasetNotFound, InvalidTTL, SchemaError, StorageError, StorageUnavailable
+from ..errors import ConfigError, DatasetNotFound, SchemaError, StorageError, StorageUnavailable
 from ..manifest import DATE_RE, DatasetEntry, Manifest, validate_dataset_id
 from ..schema import TableSchema
 from ..storage.retry import RetryPolicy
+from ..ttl import check_ttl
 from . import frames
 from .download import Downloader
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
@@ -300,8 +301,8 @@ class Client:
 
     def signed_url(self, dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
         """A time-limited URL of the dataset's file (anyone holding it can download until expiry)."""
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
-            raise InvalidTTL(f"TTL must be a positive whole number of seconds, got {ttl!r}")
+        # Through the server its max_ttl applies (it refuses with the same wording); direct, the store's cap.
+        check_ttl(ttl, self.transport.max_sign_ttl, text=False)
         version = self._resolve(dataset_id, date)
         return self.transport.signed_url(version.entry, fmt, ttl=ttl, date=version.date)
 

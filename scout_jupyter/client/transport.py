@@ -17,6 +17,7 @@ from ..errors import AccessDenied, ConfigError, ObjectNotFound, StorageError
 from ..manifest import DEFAULT_NAMESPACE, SHA256_RE, DatasetEntry, latest_manifest_key, snapshots_newest_first
 from ..storage import Storage, open_storage
 from ..storage.base import CHUNK_SIZE
+from ..ttl import HARD_MAX_TTL
 from .http import HttpApi, HttpTransient
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class ProxyTransport:
     """Through the server extension's REST routes (DESIGN.md)."""
 
     mode = "proxy"
+    #: the server refuses beyond its own max_ttl (at most this), in the same words
+    max_sign_ttl = HARD_MAX_TTL
 
     def __init__(self, api: HttpApi):
         self.api = api
@@ -164,7 +167,15 @@ class DirectTransport:
     def grant(self, entry: DatasetEntry, fmt: str, *, ttl: int, date: str | None = None) -> Grant:
         return direct_grant(entry, fmt)
 
+    @property
+    def max_sign_ttl(self) -> int:
+        return self.storage.max_sign_ttl
+
     def signed_url(self, entry: DatasetEntry, fmt: str, *, ttl: int, date: str | None = None) -> str:
+        if not self.storage.signs_absolute_urls:
+            raise ConfigError(f"A local store's signed URLs are served by a running Jupyter server with the "
+                              f"scout_jupyter extension: connect through it (SCOUT_API_URL) to sign {entry.id}, "
+                              "or read it here with scout.load() / scout.load_raw()")
         grant = direct_grant(entry, fmt)
         return self.storage.sign(grant.key or "", int(ttl)).url
 

@@ -26,7 +26,8 @@ from .accesslog import AccessLog
 from .handlers import route_table
 from .jobs import ConfiguredPublisher, JobRunner
 from .ratelimit import RateLimiter, parse_limit
-from .service import HARD_MAX_TTL, ScoutService
+from ..ttl import DEFAULT_TTL, HARD_MAX_TTL
+from .service import ScoutService
 
 #: where `scout demo` builds its warehouse (relative to the folder it runs in, like the demo store)
 
@@ -101,7 +102,7 @@ class ScoutExtension(ExtensionApp):
 
     @default("max_ttl")
     def _default_max_ttl(self) -> int:
-        return _env_int(settings.MAX_TTL, 3600)
+        return _env_int(settings.MAX_TTL, DEFAULT_TTL)
 
     @default("publish_config")
     def _default_publish_config(self) -> str:

@@ -16,19 +16,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..clock import Clock, isoformat_z
-from ..errors import DatasetNotFound, InvalidRequest, InvalidTTL, StorageError
+from ..errors import DatasetNotFound, InvalidRequest, StorageError
 from ..manifest import DATE_RE, DatasetEntry, validate_dataset_id
 from ..storage.base import SignedURL, Storage
 from ..storage.local import LocalStorage
+from ..ttl import DEFAULT_TTL, HARD_MAX_TTL, check_ttl
 from .accesslog import AccessLog
 from .jobs import Job, JobRunner
 from .manifests import CachedManifest, ManifestCache, run_blocking
 from .ratelimit import RateLimiter
 
-TTL_RE = re.compile(r"[0-9]{1,9}")
-HARD_MAX_TTL = 86_400
-DEFAULT_TTL = 3600
 FORMATS = ("csv", "parquet")
+WHOLE_RE = re.compile(r"[0-9]{1,9}")
 MAX_ANALYTICS_DAYS = 366
 SIGNED_MEMO_SIZE = 1024
 
@@ -39,10 +38,7 @@ def parse_ttl(text: str | None, max_ttl: int) -> int:
     ``1.5``, ``1e21``, ``-1``, ``0``, ``abc`` and anything above the cap are refused."""
     if text is None or text == "":
         return min(DEFAULT_TTL, max_ttl)
-    if not TTL_RE.fullmatch(text) or not 1 <= int(text) <= max_ttl:
-        shown = text if len(text) <= 24 and text.isprintable() else repr(text[:24])
-        raise InvalidTTL(f"Invalid ttl {shown}: expected a whole number of seconds from 1 to {max_ttl}")
-    return int(text)
+    return check_ttl(text, max_ttl)
 
 
 def parse_format(text: str | None) -> str:
@@ -68,7 +64,7 @@ def parse_date(text: str | None) -> str | None:
 def parse_days(text: str | None) -> int:
     if text in (None, ""):
         return 7
-    if not TTL_RE.fullmatch(text) or not 1 <= int(text) <= MAX_ANALYTICS_DAYS:
+    if not WHOLE_RE.fullmatch(text) or not 1 <= int(text) <= MAX_ANALYTICS_DAYS:
         raise InvalidRequest(f"Invalid days {text[:24]!r}: expected a whole number from 1 to {MAX_ANALYTICS_DAYS}")
     return int(text)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import BinaryIO, ClassVar, Iterable, Iterator, Union
 
 from ..errors import InvalidKey
+from ..ttl import HARD_MAX_TTL
 
 CHUNK_SIZE = 1 << 20
 MAX_KEY_LENGTH = 1024
@@ -118,6 +119,10 @@ class Storage(abc.ABC):
     """
 
     scheme: ClassVar[str] = ""
+    #: The longest lifetime ``sign`` grants (the store's own cap; see :mod:`scout_jupyter.ttl`).
+    max_sign_ttl: ClassVar[int] = HARD_MAX_TTL
+    #: Whether ``sign`` gives a URL anyone can open, or one a Jupyter server must serve (local).
+    signs_absolute_urls: ClassVar[bool] = True
 
     def __init__(self, url: str):
         self.url = url

@@ -91,6 +91,7 @@ def path_from_file_url(url: str) -> Path:
 
 class LocalStorage(Storage):
     scheme = "file"
+    signs_absolute_urls = False  # /scout/files/... URLs: the Jupyter server extension serves them
 
     def __init__(self, url: str, *, signing_key: bytes | None = None, clock: Clock | None = None,
                  public_base_url: str | None = None, create: bool = True):

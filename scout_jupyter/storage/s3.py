@@ -31,14 +31,14 @@ from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as 
                                  PartialCredentialsError, SSLError)
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, InvalidTTL, ObjectExists,
+from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, ObjectExists,
                       ObjectNotFound, ScoutError, StorageError, StorageUnavailable)
+from ..ttl import check_ttl
 from .base import CHUNK_SIZE, ObjectInfo, Payload, SignedURL, Storage, iter_payload, normalize_key, normalize_prefix
 from .retry import RetryPolicy, TransientError
 
 log = logging.getLogger(__name__)
 
-MAX_PRESIGN_TTL = 7 * 24 * 3600    # S3's limit for SigV4 presigned URLs
 MAX_PARTS = 10_000                 # S3's limit per multipart upload
 _QUERY_OPTIONS = ("endpoint_url", "region")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
@@ -82,6 +82,7 @@ class S3Storage(Storage):
     """``s3://bucket[/prefix]``: objects live under ``prefix/`` in ``bucket``."""
 
     scheme = "s3"
+    max_sign_ttl = 7 * 24 * 3600  # S3's limit for SigV4 presigned URLs
     part_size = 8 * 1024 * 1024    # multipart part size (S3's minimum is 5 MiB); one part is buffered
 
     def __init__(self, url: str, *, clock: Clock | None = None, retry: RetryPolicy | None = None,
@@ -400,10 +401,7 @@ def _verify(where: str, expected: str | None, actual: str) -> None:
 
 
 def _check_ttl(ttl) -> int:
-    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 1 <= ttl <= MAX_PRESIGN_TTL:
-        raise InvalidTTL(f"TTL must be an integer number of seconds in 1..{MAX_PRESIGN_TTL} "
-                         f"(S3 presigned URLs live at most 7 days), got {ttl!r}")
-    return ttl
+    return check_ttl(ttl, S3Storage.max_sign_ttl, text=False)
 
 
 def _full_object_sha256(head: dict) -> str | None:

@@ -24,8 +24,9 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ..clock import SYSTEM_CLOCK, Clock, parse_timestamp
-from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, InvalidTTL, ObjectExists,
+from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, ObjectExists,
                       ObjectNotFound, StorageError, StorageUnavailable)
+from ..ttl import check_ttl
 from .base import CHUNK_SIZE, ObjectInfo, Payload, SignedURL, Storage, normalize_key, normalize_prefix
 from .retry import RetryPolicy, TransientError
 from .supabase_upload import ReplayableUpload
@@ -377,10 +378,9 @@ class SupabaseStorage(Storage):
 
     def sign(self, key: str, ttl: int) -> SignedURL:
         """A signed GET URL from Supabase (a JWT in ``token``). Supabase sets no cap on the
-        lifetime: callers cap ``ttl``."""
+        lifetime, so this caps ``ttl`` at :data:`~scout_jupyter.ttl.HARD_MAX_TTL`."""
         full = self._full_key(key)
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
-            raise InvalidTTL(f"TTL must be a whole number of seconds ≥ 1, got {ttl!r}")
+        ttl = check_ttl(ttl, self.max_sign_ttl, text=False)
         expires_at = self._clock.now() + timedelta(seconds=ttl)
         what = f"sign {self._bucket}/{full}"
         body = self._json("POST", self._object_path("sign/", full), what, json={"expiresIn": ttl})
