@@ -67,7 +67,9 @@ def error_from_response(resp: requests.Response, what: str = "") -> ScoutError:
     if not message:
         message = (resp.text or "").strip().splitlines()[0][:200] if resp.text else f"HTTP {status}"
     if status == 429 or code == "rate_limited":
-        return RateLimited(parse_retry_after(resp.headers.get("Retry-After")))
+        # the server's own words name its limit; a proxy's or an older server's get ours
+        own = message if message.startswith("Rate limit exceeded") else None
+        return RateLimited(parse_retry_after(resp.headers.get("Retry-After")), own)
     if code == "dataset_not_found":
         return DatasetNotFound(what, message=message)
     cls = _error_classes().get(code or "")

@@ -25,7 +25,7 @@ from ..storage.local import KEY_FILE_NAME, load_or_create_key
 from .accesslog import AccessLog
 from .handlers import route_table
 from .jobs import ConfiguredPublisher, JobRunner
-from .ratelimit import RateLimiter, parse_limit
+from .ratelimit import DEFAULT_RATE_LIMIT, RateLimiter, parse_limit
 from ..ttl import DEFAULT_TTL, HARD_MAX_TTL
 from .service import ScoutService
 
@@ -62,7 +62,9 @@ class ScoutExtension(ExtensionApp):
     access_log_url = Unicode(help=f"""SQLAlchemy URL of the access log database (env {settings.ACCESS_LOG_URL};
         default: SQLite in WAL mode in the Jupyter data dir).""").tag(config=True)
     rate_limit = Unicode(help=f"""Per-user moving-window limit on signing requests, in the `limits`
-        notation such as 10/minute (env {settings.RATE_LIMIT}).""").tag(config=True)
+        notation: a count, `/` or `per`, an optional multiple and a unit (second, minute, hour, day), such as
+        `30/3 minutes` or `10 per minute` (env {settings.RATE_LIMIT}; default {DEFAULT_RATE_LIMIT}: the original
+        10 a minute on average, with room for a notebook's burst of cold loads).""").tag(config=True)
     max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
         (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
     publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
@@ -98,7 +100,7 @@ class ScoutExtension(ExtensionApp):
 
     @default("rate_limit")
     def _default_rate_limit(self) -> str:
-        return settings.env(settings.RATE_LIMIT) or "10/minute"
+        return settings.env(settings.RATE_LIMIT) or DEFAULT_RATE_LIMIT
 
     @default("max_ttl")
     def _default_max_ttl(self) -> int:

@@ -106,10 +106,15 @@ class ClockMemoryStorage(Storage, MovingWindowSupport):
             del self._events[key]
 
 
+#: Held to the original platform's 10 signs a minute on average, with room for an ordinary
+#: notebook session's burst (nine cold loads and a few URLs in one minute).
+DEFAULT_RATE_LIMIT = "30/3 minutes"
+
+
 class RateLimiter:
     """``hit(user)`` admits a request or raises :class:`RateLimited` with the seconds to wait."""
 
-    def __init__(self, limit: str, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, limit: str = DEFAULT_RATE_LIMIT, clock: Clock = SYSTEM_CLOCK):
         self.item = parse_limit(limit)
         self.clock = clock
         self.storage = ClockMemoryStorage(clock)
@@ -120,16 +125,24 @@ class RateLimiter:
             return
         reset_at, _remaining = self.strategy.get_window_stats(self.item, user)
         # whole seconds, rounded up past the instant the oldest entry leaves the window
-        wait = math.floor(reset_at - self.clock.time()) + 1
-        raise RateLimited(max(1, wait))
+        wait = max(1, math.floor(reset_at - self.clock.time()) + 1)
+        raise RateLimited(wait, f"Rate limit exceeded: retry in {wait} s (this server allows {self.describe()} "
+                                "per user: its rate_limit setting, SCOUT_RATE_LIMIT)")
+
+    def describe(self) -> str:
+        """The limit in words: ``30 signed URLs per 3 minutes``, ``10 signed URLs per minute``."""
+        unit = self.item.GRANULARITY.name
+        period = unit if self.item.multiples == 1 else f"{self.item.multiples} {unit}s"
+        return f"{self.item.amount} signed URLs per {period}"
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.item})"
 
 
 def parse_limit(text: str) -> RateLimitItem:
-    """``"10/minute"``, ``"100 per hour"``… (the ``limits`` notation) → one limit item."""
+    """``"30/3 minutes"``, ``"10/minute"``, ``"100 per hour"``… (the ``limits`` notation: a count,
+    ``/`` or ``per``, an optional multiple and a unit) → one limit item."""
     try:
         return parse(text)
     except ValueError as exc:
-        raise ConfigError(f"Invalid rate limit {text!r}: {exc} (expected e.g. 10/minute)") from None
+        raise ConfigError(f"Invalid rate limit {text!r}: {exc} (expected e.g. 30/3 minutes or 10/minute)") from None

@@ -172,7 +172,8 @@ def test_rate_limited_in_a_kernel(world):
                          "    url = %scout url gold/txn_daily --ttl 60\n"
                          "    if url is None: break")
         assert out["error"] == ""
-        assert re.fullmatch(r"Rate limit exceeded: retry in \d+ s", out["stderr"].strip())
+        assert re.fullmatch(r"Rate limit exceeded: retry in \d+ s \(this server allows 40 signed URLs per minute "
+                            r"per user: its rate_limit setting, SCOUT_RATE_LIMIT\)", out["stderr"].strip())
     finally:
         kernel.shutdown()
 
@@ -181,7 +182,8 @@ def test_rate_limit(client):
     with pytest.raises(RateLimited) as info:
         for _ in range(45):
             client.signed_url(TXN, ttl=60)
-    assert str(info.value) == f"Rate limit exceeded: retry in {info.value.retry_after} s"
+    assert str(info.value) == (f"Rate limit exceeded: retry in {info.value.retry_after} s (this server allows 40 "
+                               "signed URLs per minute per user: its rate_limit setting, SCOUT_RATE_LIMIT)")
     assert 1 <= info.value.retry_after <= 60
 
 

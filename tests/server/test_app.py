@@ -35,7 +35,7 @@ def test_defaults(bare_env, tmp_path):
     ext = extension(tmp_path)
     assert ext.storage_url == (tmp_path / ".scout" / "store" / "sample").as_uri()
     assert ext.access_log_url == f"sqlite:///{tmp_path / 'data' / 'scout' / 'access_log.sqlite'}"
-    assert ext.rate_limit == "10/minute" and ext.max_ttl == 3600 and ext.manifest_cache_ttl == 900
+    assert ext.rate_limit == "30/3 minutes" and ext.max_ttl == 3600 and ext.manifest_cache_ttl == 900
     assert ext.publish_config == "" and ext.signing_key_file == str(tmp_path / "data" / "scout_signing.key")
     assert ScoutExtension.name == "scout_jupyter"
 
