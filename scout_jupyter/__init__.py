@@ -6,6 +6,7 @@ and is imported lazily, so ``import scout_jupyter`` stays cheap for the server a
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
@@ -33,7 +34,15 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext scout_jupyter`` registers the ``%scout`` magic."""
+    """``%load_ext scout_jupyter`` registers the ``%scout`` magic and one-line Scout errors."""
+    from .ipython_errors import register
     from .magics import load_ipython_extension as _load
 
     _load(ipython)
+    register(ipython)
+
+
+if "IPython" in sys.modules:  # imported in a kernel or IPython: one-line Scout errors
+    from .ipython_errors import register_in_running_shell
+
+    register_in_running_shell()
