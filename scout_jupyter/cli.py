@@ -69,10 +69,13 @@ def _open_store(args: argparse.Namespace, *, create: bool = False) -> Storage:
 def _manifest(storage: Storage, namespace: str) -> Manifest:
     key = latest_manifest_key(namespace)
     try:
-        return Manifest.from_bytes(storage.read_bytes(key))
+        manifest = Manifest.from_bytes(storage.read_bytes(key), source=storage.location(key))
     except ObjectNotFound:
-        raise ObjectNotFound(f"No manifest at {storage.url.rstrip('/')}/{key}: publish first "
+        raise ObjectNotFound(f"No manifest at {storage.location(key)}: publish first "
                              "(scout demo, or scout publish)") from None
+    for note in manifest.warnings:  # e.g. an original-format manifest whose hash could not be checked
+        print(f"scout: warning: {note}", file=sys.stderr)
+    return manifest
 
 
 def _entry(args: argparse.Namespace) -> tuple[Storage, DatasetEntry]:

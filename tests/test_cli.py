@@ -206,3 +206,19 @@ def test_dataset_selection_takes_several_ids(capsys, env):
     code, _, err = run(capsys, "publish", "--config", env["config"], "--store", env["store"], "--dataset", "gold/nope")
     assert code == 1 and err == "scout: Dataset gold/nope is not defined in " + env["config"] + \
         " (defined: gold/sales, gold/notes, platinum/scores)\n"
+
+
+def test_ls_and_verify_read_an_original_format_manifest_with_a_warning(capsys, env):
+    """The original document's manifest has no integrity method and an opaque manifest_sha256
+    ("def456..."): the store is listed and verified, with a warning, never refused."""
+    published(capsys, env)
+    latest = env["tmp"] / "store" / latest_manifest_key()
+    doc = json.loads(latest.read_text())
+    doc["integrity"] = {"manifest_sha256": "def456...", "total_size_bytes": doc["integrity"]["total_size_bytes"]}
+    latest.write_text(json.dumps(doc, indent=2))
+    code, out, err = run(capsys, "ls", "--store", env["store"])
+    assert code == 0 and "gold/sales" in out
+    assert err == ("scout: warning: Manifest integrity has no method (original publisher format): "
+                   "manifest_sha256 was not verified\n")
+    code, out, err = run(capsys, "verify", "--store", env["store"])
+    assert code == 0 and out.count("ok ") == 3 and "not verified" in err

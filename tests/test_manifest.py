@@ -154,6 +154,30 @@ def test_truncated_json(manifest):
         Manifest.from_bytes(manifest.to_bytes()[:-40])
 
 
+def test_a_refusal_names_the_file_and_says_where_in_it(manifest):
+    text = manifest.to_bytes().decode()
+    cut = text[:text.index('"description"') + 20]  # inside a string value
+    source = "s3://bucket/team/scout/v1/manifests/latest.json"
+    with pytest.raises(ManifestInvalid) as info:
+        Manifest.from_bytes(cut.encode(), source=source)
+    line = cut.count("\n") + 1
+    assert str(info.value) == (f"Manifest is not valid JSON: Unterminated string starting at (line {line}, "
+                               f"column {len(cut.splitlines()[-1]) - 4}) (in {source})")
+
+
+@pytest.mark.parametrize("opaque", ["def456...", "00", "", 42])
+def test_original_format_with_an_opaque_manifest_sha256_warns_and_reads(opaque, caplog):
+    """The original document's own example has ``"manifest_sha256": "def456..."``: without
+    ``integrity.method`` that hash follows no known definition, so it is never a reason to refuse."""
+    doc = json.loads(ORIGINAL)
+    doc["integrity"] = {"manifest_sha256": opaque, "total_size_bytes": 18432000}
+    m = Manifest.from_json(doc)
+    assert m.get("gold/txn_daily").sha256 == SHA  # the datasets' own hashes still verify downloads
+    assert m.warnings[0] == ("Manifest integrity has no method (original publisher format): "
+                             "manifest_sha256 was not verified")
+    assert m.warnings[1] == "Manifest integrity total_size_bytes is 18432000, the datasets add up to 2048576"
+
+
 def test_duplicate_dataset_ids_in_json(manifest):
     text = manifest.to_bytes().decode()
     block = text[text.index('"gold/txn_daily"'):text.index('"platinum/store_perf"')]

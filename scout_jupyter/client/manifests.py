@@ -36,6 +36,8 @@ class ManifestState:
         self._offline_until = -math.inf
         self.offline_reason = ""
         self.offline = False
+        #: where the manifest comes from, for messages
+        self.where = getattr(transport, "manifest_location", None) or f"the manifest of {transport.origin}"
 
     def get(self, refresh: bool = False) -> Manifest:
         """From memory within the TTL, else fetched (revalidated with the ETag of the copy on
@@ -53,7 +55,7 @@ class ManifestState:
             except StorageUnavailable as exc:
                 return self._go_offline(exc, now)
             if data is not None:
-                self._manifest, self._bytes, self._etag = Manifest.from_bytes(data), data, etag
+                self._manifest, self._bytes, self._etag = Manifest.from_bytes(data, self.where), data, etag
             self.fetched_at = self._stored_at = now
             self._offline_until, self.offline = -math.inf, False
             self._store()
@@ -73,7 +75,7 @@ class ManifestState:
         if stored is None:
             return
         try:
-            manifest = Manifest.from_bytes(stored.data)
+            manifest = Manifest.from_bytes(stored.data, f"the cached copy of {self.where}")
         except ManifestInvalid as exc:
             log.warning("Ignoring the cached manifest: %s", exc.message)
             return

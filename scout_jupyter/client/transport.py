@@ -87,6 +87,7 @@ class ProxyTransport:
     def __init__(self, api: HttpApi):
         self.api = api
         self.origin = api.base_url
+        self.manifest_location = api.url("manifest")
 
     def fetch_manifest(self, etag: str | None) -> tuple[bytes | None, str | None]:
         """``(bytes, etag)``, or ``(None, etag)`` when unchanged since ``etag``."""
@@ -157,6 +158,7 @@ class DirectTransport:
         self.storage = storage if isinstance(storage, Storage) else open_storage(storage)
         self.namespace = namespace
         self.origin = self.storage.url
+        self.manifest_location = self.storage.location(latest_manifest_key(namespace))
 
     def fetch_manifest(self, etag: str | None) -> tuple[bytes | None, str | None]:
         try:

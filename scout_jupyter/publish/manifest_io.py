@@ -23,7 +23,8 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
     no valid manifest exists at all but something is there."""
     key = latest_manifest_key(namespace)
     try:
-        return Manifest.from_bytes(retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}"))
+        return Manifest.from_bytes(retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}"),
+                                   source=storage.location(key))
     except ObjectNotFound:
         return None
     except ManifestInvalid as exc:

@@ -34,8 +34,8 @@ class CachedManifest:
     etag: str  # quoted, strong: the sha256 of the bytes served
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "CachedManifest":
-        return cls(Manifest.from_bytes(raw), raw, f'"{hashlib.sha256(raw).hexdigest()}"')
+    def from_bytes(cls, raw: bytes, source: str | None = None) -> "CachedManifest":
+        return cls(Manifest.from_bytes(raw, source), raw, f'"{hashlib.sha256(raw).hexdigest()}"')
 
     def matches(self, if_none_match: str | None) -> bool:
         """True when an ``If-None-Match`` header names this version (weak or strong, or ``*``)."""
@@ -105,7 +105,7 @@ class ManifestCache:
         except ObjectNotFound:
             raise ObjectNotFound(f"No manifest at {self.key}: nothing is published in this store yet "
                                  "(run `scout demo` or `scout publish`)") from None
-        return CachedManifest.from_bytes(raw)
+        return CachedManifest.from_bytes(raw, source=self.key)  # the key only: clients see this text
 
     # --- older versions -------------------------------------------------------------------
     async def entry_for_date(self, dataset_id: str, date: str) -> DatasetEntry:
@@ -141,7 +141,7 @@ class ManifestCache:
         """A parsed snapshot (immutable, so cached for good); None when unreadable."""
         if key not in self._snapshots:
             try:
-                self._snapshots[key] = Manifest.from_bytes(self.storage.read_bytes(key))
+                self._snapshots[key] = Manifest.from_bytes(self.storage.read_bytes(key), source=key)
             except (ManifestInvalid, ObjectNotFound) as exc:
                 log.warning("Skipping manifest snapshot %s: %s", key, exc.message)
                 self._snapshots[key] = None

@@ -127,6 +127,10 @@ class Storage(abc.ABC):
     def __init__(self, url: str):
         self.url = url
 
+    def location(self, key: str) -> str:
+        """Where ``key`` is, for messages: the store's URL and the key."""
+        return f"{self.url.rstrip('/')}/{key}"
+
     # --- the contract ------------------------------------------------------------------
     @abc.abstractmethod
     def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
