@@ -17,6 +17,7 @@ or one made from the environment on first use.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Sequence
@@ -28,9 +29,10 @@ from .. import settings
 from ..cache import Cache
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import ConfigError
-from ..storage import DEFAULT_STORE, Storage
+from ..storage import Storage
 from ..storage.retry import RetryPolicy
 from .core import DEFAULT_MANIFEST_TTL, Client, OfflineWarning
+from .discovery import choose_target
 from .http import HttpApi
 from .jobs import JobStatus, ProgressFn
 from .transport import DirectTransport, ProxyTransport
@@ -38,6 +40,7 @@ from .transport import DirectTransport, ProxyTransport
 __all__ = ["Client", "JobStatus", "OfflineWarning", "analytics", "browse", "connect", "datasets", "load",
            "load_raw", "publish", "signed_url"]
 
+log = logging.getLogger(__name__)
 _default: Client | None = None
 _default_lock = threading.Lock()
 
@@ -56,29 +59,25 @@ def connect(api_url: str | None = None, token: str | None = None, *, storage_url
     retry = retry or RetryPolicy(sleep=clock.sleep)
     if storage_url is not None and api_url is not None:
         raise ConfigError("Give either api_url (through the Jupyter server) or storage_url (direct), not both")
-    if storage_url is None and api_url is None:
-        api_url = settings.env(settings.API_URL)
-        if api_url is None:
-            storage_url = settings.env(settings.STORAGE_URL) or _demo_store()
-    if api_url is not None:
-        token = token or settings.env(settings.API_TOKEN) or settings.env(settings.HUB_TOKEN)
-        api = HttpApi(api_url, token, session=session, retry=retry, max_retry_after=max_retry_after)
+    target = choose_target(api_url, storage_url)
+    if target.api_url is not None:
+        token = token or settings.env(settings.API_TOKEN) or settings.env(settings.HUB_TOKEN) or target.token
+        api = HttpApi(target.api_url, token, session=session, retry=retry, max_retry_after=max_retry_after)
         transport: ProxyTransport | DirectTransport = ProxyTransport(api)
-    elif storage_url is not None:
-        transport = DirectTransport(storage_url)
+    elif storage_url is not None or target.storage_url is not None:
+        transport = DirectTransport(storage_url if storage_url is not None else target.storage_url)
     else:
         raise ConfigError("No Scout server or store configured: run inside JupyterLab with the scout_jupyter "
-                          "extension, set SCOUT_API_URL or SCOUT_STORAGE_URL, or call connect(storage_url=...)")
+                          "extension, set SCOUT_API_URL (the URL `jupyter lab` printed works) or SCOUT_STORAGE_URL, "
+                          "or call connect(storage_url=...)")
     cache = Cache(cache_dir, max_bytes=cache_size, clock=clock)
     client = Client(transport, cache=cache, clock=clock, retry=retry, manifest_ttl=manifest_ttl,
-                    progress=progress, publish_config=publish_config or settings.env(settings.PUBLISH_CONFIG))
+                    progress=progress, publish_config=publish_config or settings.env(settings.PUBLISH_CONFIG),
+                    chosen_because=target.reason)
+    log.info("Scout: %s", client.describe())
     if set_default:
         _set_default(client)
     return client
-
-
-def _demo_store() -> str | None:
-    return DEFAULT_STORE if os.path.isdir(DEFAULT_STORE) else None
 
 
 def _set_default(client: Client | None) -> None:

@@ -62,7 +62,7 @@ class Client:
     def __init__(self, transport: Any, *, cache: Cache | None = None, clock: Clock | None = None,
                  retry: RetryPolicy | None = None, manifest_ttl: float = DEFAULT_MANIFEST_TTL,
                  sign_ttl: int = DEFAULT_SIGN_TTL, progress: bool | None = None, offline_recheck: float = 60.0,
-                 publish_config: str | None = None):
+                 publish_config: str | None = None, chosen_because: str = ""):
         self.transport = transport
         self.clock = clock or SYSTEM_CLOCK
         self.cache = cache or Cache(clock=self.clock)
@@ -74,8 +74,17 @@ class Client:
         self._manifests = ManifestState(transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl,
                                         offline_recheck=offline_recheck)
 
+        #: why this server or store (connect's choice: an argument, an environment variable, ...)
+        self.chosen_because = chosen_because
+
+    def describe(self) -> str:
+        """One line: ``proxy mode through the Jupyter server at http://… (from SCOUT_API_URL)``."""
+        where = (f"proxy mode through the Jupyter server at {self.transport.origin}" if self.mode == "proxy"
+                 else f"direct mode on the store {self.transport.origin}")
+        return f"{where} (from {self.chosen_because})" if self.chosen_because else where
+
     def __repr__(self) -> str:
-        return f"<scout Client {self.mode} {self.transport.origin}>"
+        return f"<scout Client: {self.describe()}>"
 
     @property
     def mode(self) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
@@ -52,6 +52,20 @@ def parse_retry_after(value: str | None, default: int = 1) -> int:
         return max(1, int(float(value))) if value is not None else default
     except ValueError:
         return default
+
+
+def _login_refused(resp: requests.Response) -> bool:
+    """A 401/403 from Jupyter's login, not from a Scout permission: the extension marks it
+    ``"reason": "unauthenticated"``; a server without the extension sends no Scout code."""
+    if resp.status_code not in (401, 403):
+        return False
+    try:
+        body = resp.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    return body.get("reason") == "unauthenticated" or not isinstance(body.get("error"), str)
 
 
 def error_from_response(resp: requests.Response, what: str = "") -> ScoutError:
@@ -99,16 +113,37 @@ def with_retry(policy: RetryPolicy, fn: Callable[[], T], describe: str) -> T:
         raise
 
 
-def normalize_api_url(url: str) -> str:
-    """``http://host:8888/base/`` from any of ``…/base``, ``…/base/``, ``…/base/scout/api``."""
-    parts = urlsplit(url)
+#: Path segments where a Jupyter front end's pages start: what follows is not the server's base URL.
+_FRONT_END_PAGES = ("lab", "tree", "notebooks", "doc", "edit", "voila", "consoles", "terminals")
+_API_SUFFIXES = ("/scout/api", "/functions/v1")
+
+
+def parse_server_url(url: str) -> tuple[str, str | None]:
+    """``(base_url, token)`` from any URL of a Jupyter server: its base (``http://host:8888/``,
+    ``…/user/ana/``), the Scout API under it, or the URL ``jupyter lab`` prints
+    (``http://127.0.0.1:8888/lab?token=…``, ``…/lab/tree/x.ipynb?token=…``). ``token`` is the
+    one in the URL's query, if any."""
+    parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"SCOUT_API_URL must be an http(s) URL of the Jupyter server, got {url!r}")
-    path = parts.path.rstrip("/")
-    for suffix in ("/scout/api", "/functions/v1"):
+        raise ConfigError(f"SCOUT_API_URL must be an http(s) URL of the Jupyter server (e.g. the URL `jupyter lab` "
+                          f"printed), got {url!r}")
+    segments = [s for s in parts.path.split("/") if s]
+    keep = 2 if segments[:1] == ["user"] else 0  # JupyterHub: /user/<name>/ is the base, whatever the name
+    for index, segment in enumerate(segments[keep:], start=keep):
+        if segment in _FRONT_END_PAGES:
+            segments = segments[:index]
+            break
+    path = "/" + "/".join(segments) if segments else ""
+    for suffix in _API_SUFFIXES:
         if path.endswith(suffix):
             path = path[: -len(suffix)]
-    return f"{parts.scheme}://{parts.netloc}{path}/"
+    tokens = parse_qs(parts.query).get("token")
+    return f"{parts.scheme}://{parts.netloc}{path}/", (tokens[0] if tokens else None)
+
+
+def normalize_api_url(url: str) -> str:
+    """The server's base URL (see :func:`parse_server_url`)."""
+    return parse_server_url(url)[0]
 
 
 class HttpApi:
@@ -117,8 +152,8 @@ class HttpApi:
     def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
                  retry: RetryPolicy | None = None, max_retry_after: float = 10.0,
                  timeout: tuple[float, float] = (5.0, 60.0)):
-        self.base_url = normalize_api_url(base_url)
-        self.token = token
+        self.base_url, url_token = parse_server_url(base_url)
+        self.token = token or url_token
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
         self.retry = retry or RetryPolicy()
@@ -147,6 +182,9 @@ class HttpApi:
                 f"Scout server unreachable at {host} ({type(exc).__name__})")) from exc
         if resp.status_code < 300 or resp.status_code in ok:
             return resp
+        if auth and _login_refused(resp):
+            resp.close()
+            raise self._refused()
         error = error_from_response(resp, what)
         resp.close()
         if isinstance(error, RateLimited):
@@ -156,6 +194,16 @@ class HttpApi:
         if resp.status_code >= 500 and error.code not in _PERMANENT_5XX:
             raise HttpTransient(f"HTTP {resp.status_code}: {error.message}", error, status=resp.status_code)
         raise error
+
+    def _refused(self) -> AccessDenied:
+        """Jupyter itself (not the Scout extension) refused the request: the login is the problem."""
+        where = f"The Jupyter server at {self.base_url}"
+        if self.token:
+            return AccessDenied(f"Access denied: {where} refused the token (from SCOUT_API_TOKEN, the URL's ?token=, or "
+                                "connect(token=...)); use the token of the URL `jupyter lab` printed, or "
+                                "`jupyter server list`")
+        return AccessDenied(f"Access denied: {where} needs a token: set SCOUT_API_TOKEN, or use the whole URL "
+                            "`jupyter lab` printed (with ?token=...) as SCOUT_API_URL")
 
     def call(self, method: str, path: str, *, what: str = "", ok: tuple[int, ...] = (),
              **kwargs: Any) -> requests.Response:

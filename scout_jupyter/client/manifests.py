@@ -19,7 +19,13 @@ log = logging.getLogger(__name__)
 
 
 class OfflineWarning(UserWarning):
-    """The server or store is unreachable: working from the cached manifest and files."""
+    """The server or store is unreachable: working from the cached manifest and files.
+
+    Ignored by default, since the client logs the same news as one warning line; code that wants
+    to react catches it (``warnings.catch_warnings``, ``pytest.warns``) or checks ``client.offline``."""
+
+
+warnings.filterwarnings("ignore", category=OfflineWarning)
 
 
 class ManifestState:
@@ -94,7 +100,9 @@ class ManifestState:
             raise StorageUnavailable(f"{exc.message} (and no cached manifest to work offline)") from None
         if not self.offline:
             when = isoformat_z(datetime.fromtimestamp(self._stored_at, timezone.utc))
-            warnings.warn(f"Scout is offline ({exc.message}); using the manifest cached at {when}: "
-                          "cached datasets still load", OfflineWarning, stacklevel=5)
+            message = (f"Scout is offline ({exc.message}); using the manifest of {self._manifest.generated_at} "
+                       f"cached at {when}: cached datasets still load")
+            log.warning("%s", message)  # the one line a person sees (retries went to debug)
+            warnings.warn(message, OfflineWarning, stacklevel=5)  # for code that catches it; ignored by default
         self.offline, self._offline_until, self.offline_reason = True, now + self.offline_recheck, exc.message
         return self._manifest

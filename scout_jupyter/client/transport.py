@@ -95,6 +95,10 @@ class ProxyTransport:
         resp = self.api.call("GET", "manifest", headers=headers, ok=(304,), what="manifest")
         if resp.status_code == 304:
             return None, etag
+        if resp.headers.get("Content-Type", "").startswith("text/html"):
+            raise ConfigError(f"{self.api.url('manifest')} answered with a web page, not the Scout manifest: "
+                              "SCOUT_API_URL should be the Jupyter server's address (e.g. the URL `jupyter lab` "
+                              "printed), and the server needs the scout_jupyter extension")
         return resp.content, resp.headers.get("ETag")
 
     def grant(self, entry: DatasetEntry, fmt: str, *, ttl: int, date: str | None = None) -> Grant:

@@ -93,6 +93,11 @@ class ScoutHandler(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = (kwargs.get("exc_info") or (None, None, None))[1]
         status, payload = error_payload(exc, status_code)
+        if status in (401, 403) and not getattr(self, "_jupyter_current_user", None):
+            # Jupyter refused the login itself (no token, a wrong one): say so, so a client can
+            # tell a bad token from a permission the user lacks. "reason" is Jupyter's own error key.
+            payload = {**payload, "message": "Access denied: this Jupyter server did not accept the request's "
+                                             "credentials (no token, or a wrong one)", "reason": "unauthenticated"}
         self.set_status(status)
         if isinstance(exc, RateLimited):
             self.set_header("Retry-After", str(exc.retry_after))

@@ -59,7 +59,8 @@ class RetryPolicy:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s failed (try %d of %d): %s; retrying", describe,
+            # debug: what the user needs is the outcome (success, or one clear error), not each try
+            log.debug("%s failed (try %d of %d): %s; retrying", describe,
                         state.attempt_number, self.attempts, exc)
 
         retrying = tenacity.Retrying(

@@ -87,8 +87,15 @@ def test_server_error_codes_map_to_exceptions(proxy_client, fake_server):
 def test_wrong_token_is_access_denied(fake_server, cache_dir, fake_clock, retry):
     client = connect(api_url=fake_server.url, token="wrong", cache_dir=cache_dir, clock=fake_clock, retry=retry,
                      set_default=False)
-    with pytest.raises(AccessDenied, match=r"^Access denied: Forbidden \(HTTP 403\)$"):
+    with pytest.raises(AccessDenied) as info:
         client.datasets()
+    assert str(info.value) == (f"Access denied: The Jupyter server at {fake_server.url} refused the token (from "
+                               "SCOUT_API_TOKEN, the URL's ?token=, or connect(token=...)); use the token of the URL "
+                               "`jupyter lab` printed, or `jupyter server list`")
+    anonymous = connect(api_url=fake_server.url, token=None, cache_dir=cache_dir, clock=fake_clock, retry=retry,
+                        set_default=False)
+    with pytest.raises(AccessDenied, match=r"needs a token: set SCOUT_API_TOKEN, or use the whole URL `jupyter lab` "):
+        anonymous.datasets()
 
 
 def test_cut_stream_is_retried(proxy_client, fake_server):
