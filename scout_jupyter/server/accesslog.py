@@ -34,9 +34,13 @@ from ..errors import AccessLogUnavailable
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("manifest", "list", "info", "sign", "download", "publish", "deny")
+ACTIONS = ("manifest", "list", "info", "sign", "download", "publish", "deny", "preview")
 TABLE_NAME = "dataset_access_log"
 VIEW_NAME = "dataset_access_analytics"
+#: The original document's name for the log, as its troubleshooting query reads it: every column
+#: of the table plus ``user_id`` and a boolean ``success`` (a view, so no row is copied or lost).
+LOGS_VIEW_NAME = "dataset_access_logs"
+ACTION_CHECK = "ck_dataset_access_log_action"
 POSTGRES_SCHEMA = "scout"
 TEXT_LIMIT = 256
 _STOP = object()
@@ -116,7 +120,7 @@ def build_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column("client_addr", sa.String(64)),
         sa.Column("user_agent", sa.String(TEXT_LIMIT)),
         sa.Column("ttl", sa.Integer),
-        sa.CheckConstraint(f"action IN ({actions})", name="ck_dataset_access_log_action"),
+        sa.CheckConstraint(f"action IN ({actions})", name=ACTION_CHECK),
         sa.Index("ix_dataset_access_log_accessed_at", "accessed_at"),
         sa.Index("ix_dataset_access_log_dataset", "dataset_id", "accessed_at"),
     )
@@ -138,6 +142,17 @@ def view_sql(dialect: str, schema: str | None) -> str:
         f"FROM {qualify(TABLE_NAME)}\n"
         "WHERE dataset_id IS NOT NULL\n"
         f"GROUP BY {day}, dataset_id"
+    )
+
+
+def logs_view_sql(schema: str | None) -> str:
+    """``dataset_access_logs``: the log under the original document's name, with ``success``."""
+    qualify = (lambda name: f"{schema}.{name}") if schema else (lambda name: name)
+    return (
+        f"CREATE VIEW {qualify(LOGS_VIEW_NAME)} AS\n"
+        'SELECT id, accessed_at, "user", "user" AS user_id, dataset_id, action, status,\n'
+        "       (status < 400) AS success, error_code, bytes, duration_ms, client_addr, user_agent, ttl\n"
+        f"FROM {qualify(TABLE_NAME)}"
     )
 
 
@@ -236,13 +251,43 @@ class AccessLog:
                 if self.schema:
                     conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                 self.metadata.create_all(conn, checkfirst=True)
-                if VIEW_NAME not in sa.inspect(conn).get_view_names(schema=self.schema):
+                self._upgrade_action_check(conn)
+                views = sa.inspect(conn).get_view_names(schema=self.schema)
+                if VIEW_NAME not in views:
                     conn.exec_driver_sql(view_sql(self.dialect, self.schema))
+                if LOGS_VIEW_NAME not in views:
+                    conn.exec_driver_sql(logs_view_sql(self.schema))
         except (SQLAlchemyError, OSError) as exc:
             raise AccessLogUnavailable(f"Access log unavailable ({_describe(exc)})") from None
         self._schema_ready = True
         if self._file is not None:
             self._file_id = _file_identity(self._file)
+
+    def _upgrade_action_check(self, conn: sa.Connection) -> None:
+        """A log made by an earlier version allows fewer actions (no ``preview``): widen its check,
+        keeping every row. PostgreSQL swaps the constraint; SQLite, which cannot alter one, copies
+        the rows into a new table in the same transaction."""
+        checks = sa.inspect(conn).get_check_constraints(TABLE_NAME, schema=self.schema)
+        current = next((c for c in checks if c.get("name") == ACTION_CHECK), None)
+        if current is None or all(f"'{action}'" in current["sqltext"] for action in ACTIONS):
+            return
+        log.warning("Access log %s: allowing the actions %s (upgrade from an earlier version)",
+                    self.description, ", ".join(ACTIONS))
+        qualify = (lambda name: f"{self.schema}.{name}") if self.schema else (lambda name: name)
+        for view in (VIEW_NAME, LOGS_VIEW_NAME):
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {qualify(view)}")
+        if self.dialect != "sqlite":
+            conn.exec_driver_sql(f"ALTER TABLE {qualify(TABLE_NAME)} DROP CONSTRAINT {ACTION_CHECK}")
+            conn.execute(sa.schema.AddConstraint(next(c for c in self.table.constraints if c.name == ACTION_CHECK)))
+            return
+        old = f"{TABLE_NAME}_before_upgrade"
+        for index in self.table.indexes:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        conn.exec_driver_sql(f"ALTER TABLE {TABLE_NAME} RENAME TO {old}")
+        self.table.create(conn)
+        columns = ", ".join(f'"{column.name}"' for column in self.table.columns)
+        conn.exec_driver_sql(f"INSERT INTO {TABLE_NAME} ({columns}) SELECT {columns} FROM {old}")
+        conn.exec_driver_sql(f"DROP TABLE {old}")
 
     def _check_file(self) -> None:
         """A pooled SQLite connection keeps writing to a database file deleted under it, and

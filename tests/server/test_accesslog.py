@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from scout_jupyter.errors import AccessLogUnavailable
-from scout_jupyter.server.accesslog import AccessLog, AccessRow, escape_text
+from scout_jupyter.server.accesslog import ACTION_CHECK, AccessLog, AccessRow, build_table, escape_text, view_sql
 
 T0 = datetime(2024, 8, 10, 2, 15, tzinfo=timezone.utc)
 
@@ -193,3 +193,105 @@ def test_a_row_that_cannot_be_stored_fails_its_batch_not_the_writer(sqlite_log):
 
     asyncio.run(main())
     assert [r["user"] for r in all_rows(sqlite_log)] == ["after"]
+
+
+# --- the original document's SQL, and upgrading a log made by an earlier version ---------------
+#: verbatim from the original document's troubleshooting section (run there with psql)
+ORIGINAL_TROUBLESHOOTING = """SELECT dataset_id, COUNT(*), AVG(CASE WHEN success THEN 1 ELSE 0 END) 
+FROM scout.dataset_access_logs 
+WHERE accessed_at > NOW() - INTERVAL '1 hour'
+GROUP BY dataset_id;"""
+ORIGINAL_VIEW_QUERIES = ["""SELECT * FROM scout.dataset_access_analytics 
+ORDER BY access_date DESC;""", """SELECT 
+  dataset_id,
+  SUM(total_requests) as total_requests,
+  AVG(success_rate_percent) as avg_success_rate
+FROM scout.dataset_access_analytics
+WHERE access_date >= CURRENT_DATE - INTERVAL '7 days'
+GROUP BY dataset_id
+ORDER BY total_requests DESC;"""]
+#: SQLite has neither NOW() nor INTERVAL: the same question in its date functions
+SQLITE_TROUBLESHOOTING = ORIGINAL_TROUBLESHOOTING.replace("NOW() - INTERVAL '1 hour'", "datetime('now', '-1 hour')")
+
+
+def _recent_rows(log: AccessLog) -> None:
+    now = datetime.now(timezone.utc)
+    for status in (200, 200, 200, 429):
+        log.write(row(accessed_at=now - timedelta(minutes=5), status=status))
+    log.write(row(accessed_at=now - timedelta(hours=3), status=500))  # outside the hour
+    log.write(row(accessed_at=now, action="preview", dataset_id="gold/product_mix"))
+    assert log.flush()
+
+
+def test_original_troubleshooting_query_on_sqlite(tmp_path):
+    path = tmp_path / "log.sqlite"
+    log = AccessLog(f"sqlite:///{path}", flush_interval=0.01).start()
+    try:
+        _recent_rows(log)
+        with log.engine.connect() as conn:
+            conn.exec_driver_sql(f"ATTACH DATABASE '{path}' AS scout")  # the document's schema name
+            result = sorted(conn.exec_driver_sql(SQLITE_TROUBLESHOOTING).all())
+            columns = [c["name"] for c in sa.inspect(conn).get_columns("dataset_access_logs")]
+        assert result == [("gold/product_mix", 1, 1.0), ("gold/txn_daily", 4, 0.75)]
+        assert {"user_id", "success", "accessed_at", "status", "action"} <= set(columns)
+    finally:
+        log.close()
+
+
+@pytest.mark.postgres
+def test_original_sql_runs_verbatim_on_postgres(postgres_url):
+    log = AccessLog(postgres_url).start()
+    try:
+        _recent_rows(log)
+        with log.engine.connect() as conn:
+            conn.exec_driver_sql("SET TIME ZONE 'UTC'")
+            result = sorted(conn.exec_driver_sql(ORIGINAL_TROUBLESHOOTING).all())
+            for query in ORIGINAL_VIEW_QUERIES:
+                assert conn.exec_driver_sql(query).all()
+        assert [(d, n, float(rate)) for d, n, rate in result] == [("gold/product_mix", 1, 1.0),
+                                                                  ("gold/txn_daily", 4, 0.75)]
+    finally:
+        log.close()
+
+
+OLD_ACTIONS = ("manifest", "list", "info", "sign", "download", "publish", "deny")
+
+
+def _old_log(url: str, schema: str | None) -> None:
+    """A log as the previous version made it: no preview action, no dataset_access_logs view."""
+    engine = sa.create_engine(url)
+    metadata = sa.MetaData(schema=schema)
+    table = build_table(metadata)
+    table.constraints = {c for c in table.constraints if getattr(c, "name", None) != ACTION_CHECK}
+    table.append_constraint(sa.CheckConstraint("action IN ({})".format(", ".join(f"'{a}'" for a in OLD_ACTIONS)),
+                                               name=ACTION_CHECK))
+    with engine.begin() as conn:
+        if schema:
+            conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
+        metadata.create_all(conn)
+        conn.exec_driver_sql(view_sql(engine.dialect.name, schema))
+        conn.execute(table.insert(), [row(user=f"u{i}").to_db() for i in range(25)])
+        with pytest.raises(sa.exc.IntegrityError):  # the old check refuses the new action
+            with conn.begin_nested():
+                conn.execute(table.insert(), [row(action="preview").to_db()])
+    engine.dispose()
+
+
+@pytest.mark.parametrize("access_log_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_upgrading_an_earlier_log_keeps_every_row(access_log_url):
+    schema = "scout" if access_log_url.startswith("postgresql") else None
+    _old_log(access_log_url, schema)
+    log = AccessLog(access_log_url, flush_interval=0.01).start()
+    try:
+        before = all_rows(log)
+        assert [r["user"] for r in before] == [f"u{i}" for i in range(25)]
+        log.write(row(action="preview", user="after"))
+        rows = all_rows(log)
+        assert rows[:25] == before and rows[-1]["action"] == "preview" and rows[-1]["id"] > 25  # (PostgreSQL spent an id on the refused insert)
+        names = sa.inspect(log.engine).get_view_names(schema=schema)
+        assert {"dataset_access_analytics", "dataset_access_logs"} <= set(names)
+        assert sum(r["total_requests"] for r in log.analytics(date(2024, 1, 1))) == 26
+    finally:
+        log.close()
+    AccessLog(access_log_url).start().close()  # the upgraded log opens again without change
