@@ -1,7 +1,9 @@
 """``scout://`` for fsspec: ``pd.read_csv("scout://gold/txn_daily")`` in pandas, dask and friends.
 
 Read-only. ``scout://gold/txn_daily`` (or ``….csv``) is the dataset's verified CSV from the
-local cache (downloaded first if needed), ``….parquet`` its Parquet copy, and
+local cache (downloaded first if needed), ``….parquet`` its Parquet copy, ``….arrow`` the typed
+copy ``scout.load`` reads (``pd.read_feather("scout://gold/txn_daily.arrow")`` has exactly
+``scout.load``'s dtypes: dates parsed, ids with leading zeros kept as strings), and
 ``scout://gold/txn_daily@2024-08-09`` the version of that day. ``scout://`` lists the layers,
 ``scout://gold`` the datasets. Storage options ``api_url``/``token`` or ``storage_url`` choose
 the server or store; without them the client of :func:`scout_jupyter.connect` (or the
@@ -19,7 +21,7 @@ from .errors import DatasetNotFound, InvalidDatasetId
 from .manifest import LAYERS
 
 _PATH_RE = re.compile(r"^(?P<id>(?:gold|platinum)/[a-z0-9_]{1,64})(?:@(?P<date>\d{4}-\d{2}-\d{2}))?"
-                      r"(?:\.(?P<fmt>csv|parquet))?$")
+                      r"(?:\.(?P<fmt>csv|parquet|arrow))?$")
 
 
 class ScoutFileSystem(AbstractFileSystem):
@@ -66,6 +68,10 @@ class ScoutFileSystem(AbstractFileSystem):
             entry = self.client.entry(dataset_id)
         except (DatasetNotFound, InvalidDatasetId) as exc:
             raise FileNotFoundError(exc.message) from None
+        if fmt == "arrow":  # made locally from the verified data: known once it is there
+            local = self._local(dataset_id, date, fmt)
+            return {"name": path, "type": "file", "size": local.stat().st_size, "date": date or entry.date,
+                    "sha256": local.name.split("-")[0]}
         size = entry.parquet_size_bytes if fmt == "parquet" else entry.size_bytes
         if fmt == "parquet" and not entry.parquet_sha256:
             raise FileNotFoundError(f"{dataset_id} has no Parquet copy")
@@ -95,8 +101,12 @@ class ScoutFileSystem(AbstractFileSystem):
         if mode != "rb":
             raise PermissionError("scout:// is read-only")
         dataset_id, date, fmt = self._parse(self._strip_protocol(path))
+        return open(self._local(dataset_id, date, fmt), "rb")  # noqa: SIM115 - the caller closes it
+
+    def _local(self, dataset_id: str, date: str | None, fmt: str) -> Any:
         try:
-            local = self.client.path(dataset_id, date=date, fmt=fmt)
+            if fmt == "arrow":
+                return self.client.typed_path(dataset_id, date=date)
+            return self.client.path(dataset_id, date=date, fmt=fmt)
         except DatasetNotFound as exc:
             raise FileNotFoundError(exc.message) from None
-        return open(local, "rb")  # noqa: SIM115 - the caller closes it

@@ -308,6 +308,20 @@ class Client:
         self._evict(source, path)
         return path
 
+    def typed_path(self, dataset_id: str, *, date: str | None = None) -> Path:
+        """The verified dataset as a typed Arrow IPC file (the parsed copy :meth:`load` reads, with
+        pandas metadata): ``pd.read_feather`` of it gives exactly ``load``'s frame and dtypes;
+        pyarrow, polars and DuckDB read it too. Loaded (and kept) first if needed."""
+        frame = self.load(dataset_id, date=date)
+        sha = frame.attrs["scout"]["sha256"]
+        entry = self._resolve(dataset_id, date).entry
+        _, fp = frames.schema_and_fingerprint(entry)
+        for candidate in (self.cache.parsed_path(sha, fp), self.cache.parsed_path(sha, frames.INFERRED)):
+            if candidate.exists():
+                return candidate
+        # no room to keep it (full disk): write it now, or say why not
+        return self.cache.write_frame(sha, fp, frame, source_size=entry.size_bytes)
+
     def signed_url(self, dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
         """A time-limited URL of the dataset's file (anyone holding it can download until expiry)."""
         # Through the server its max_ttl applies (it refuses with the same wording); direct, the store's cap.

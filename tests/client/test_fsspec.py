@@ -66,3 +66,20 @@ def test_storage_options_choose_the_server(fake_server):
                      dtype={"store_code": str})
     assert df["store_code"].tolist() == ["0042", "0107"]
     assert fake_server.calls["download"] == 1
+
+
+def test_the_arrow_copy_has_exactly_the_dtypes_of_load(env_store):
+    """``pd.read_csv`` guesses types (store codes lose their zeros); the ``.arrow`` copy is what
+    ``scout.load`` reads, so ``pd.read_feather`` gives the same frame, dtypes included."""
+    import scout_jupyter as scout
+
+    guessed = pd.read_csv("scout://gold/txn_daily")
+    assert guessed["store_code"].tolist() == [42, 107, 42]  # why the README points elsewhere
+    typed = pd.read_feather("scout://gold/txn_daily.arrow")
+    loaded = scout.load(TXN)
+    pd.testing.assert_frame_equal(typed, loaded, check_like=False)
+    assert dict(typed.dtypes) == dict(loaded.dtypes)
+    assert typed["store_code"].tolist() == ["0042", "0107", "0042"]
+    assert str(typed["date_key"].dtype).startswith("datetime64")
+    info = fsspec.filesystem("scout").info("scout://gold/txn_daily.arrow")
+    assert info["type"] == "file" and info["size"] > 0 and info["sha256"] == env_store.manifest.get(TXN).sha256
