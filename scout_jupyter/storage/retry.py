@@ -14,6 +14,7 @@ from typing import Callable, TypeVar
 import tenacity
 
 from ..clock import SYSTEM_CLOCK
+from ..errors import ScoutError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,6 +74,10 @@ class RetryPolicy:
         )
         try:
             return retrying(fn)
+        except ScoutError as exc:
+            # A final answer (not found, denied, invalid...): its message is complete, and the frames
+            # of tenacity and concurrent.futures it passed through are plumbing. Raised from here.
+            raise exc.with_traceback(None)  # noqa: B904 - the same exception, its cause kept
         except TransientError as exc:
             raise StorageUnavailable(
                 f"{describe} failed after {self.attempts} tries: {exc.message}") from exc
