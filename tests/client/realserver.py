@@ -42,6 +42,8 @@ class JupyterServerProcess:
                     "JUPYTER_DATA_DIR": str(workdir / "data"), "PYTHONPATH": str(REPO), **(env or {})}
         for name in ("SCOUT_API_URL", "SCOUT_API_TOKEN", "JUPYTERHUB_API_TOKEN"):
             self.env.pop(name, None)
+        if env is None or "SCOUT_RATE_LIMIT" not in env:
+            self.env.pop("SCOUT_RATE_LIMIT", None)  # the default applies unless a test sets one
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 90.0) -> "JupyterServerProcess":
@@ -97,7 +99,7 @@ class ServerKernel:
 
     def run(self, code: str, timeout: float = 90) -> dict[str, str]:
         """Execute ``code``; returns the text of stdout, stderr, results and errors."""
-        out = {"stdout": "", "stderr": "", "result": "", "error": ""}
+        out = {"stdout": "", "stderr": "", "result": "", "error": "", "traceback": ""}
 
         def collect(msg: dict) -> None:
             kind, content = msg["msg_type"], msg["content"]
@@ -107,6 +109,7 @@ class ServerKernel:
                 out["result"] += content["data"].get("text/plain", "")
             elif kind == "error":
                 out["error"] += f"{content['ename']}: {content['evalue']}"
+                out["traceback"] += "\n".join(content["traceback"]) + "\n"
 
         self.client.execute_interactive(code, output_hook=collect, timeout=timeout)
         return out
