@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from IPython.core.error import UsageError
 
+from ..ttl import check_ttl
 from . import render
 
 
@@ -40,7 +41,8 @@ def info(ctx: Context, args: Any) -> None:
 
 
 def url(ctx: Context, args: Any) -> str:
-    return ctx.client.signed_url(args.dataset, args.ttl, date=args.date, fmt=args.fmt)
+    ttl = check_ttl(args.ttl, ctx.client.transport.max_sign_ttl)  # the one TTL rule, in its words
+    return ctx.client.signed_url(args.dataset, ttl, date=args.date, fmt=args.fmt)
 
 
 def browse(ctx: Context, args: Any) -> Any:

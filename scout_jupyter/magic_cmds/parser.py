@@ -6,6 +6,8 @@ import argparse
 
 from IPython.core.error import UsageError
 
+from ..ttl import DEFAULT_TTL, HARD_MAX_TTL, ttl_rule
+
 
 class HelpShown(Exception):
     """``--help`` printed its text; nothing else to do."""
@@ -67,7 +69,8 @@ def build_parser() -> MagicParser:
 
     url = sub.add_parser("url", help="a signed download URL", description="Print a time-limited signed URL.")
     url.add_argument("dataset", help="dataset id, e.g. gold/txn_daily")
-    url.add_argument("--ttl", type=_positive_int, default=3600, metavar="S", help="lifetime in seconds (3600)")
+    url.add_argument("--ttl", default=str(DEFAULT_TTL), metavar="S",
+                     help=f"lifetime: {ttl_rule(HARD_MAX_TTL)}, up to the server's max_ttl ({DEFAULT_TTL})")
     url.add_argument("--date", metavar="YYYY-MM-DD", help="the version published that day")
     url.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv", help="file format")
 

@@ -77,6 +77,12 @@ def test_url_returns_a_signed_url(ip, fake_server):
     assert url.startswith(fake_server.url + "scout/files/scout/v1/gold/txn_daily/") and "scout_auth=" in url
 
 
+@pytest.mark.parametrize("ttl", ["0", "1.5", "86401", "abc"])
+def test_url_states_the_one_ttl_rule(ip, capsys, ttl):
+    assert scout(ip, f"url {TXN} --ttl {ttl}") is None
+    assert capsys.readouterr().err == f"Invalid TTL {ttl}: expected a whole number of seconds from 1 to 86400\n"
+
+
 def test_publish_prints_progress(ip, capsys, fake_server):
     assert scout(ip, f"publish {TXN}") is None
     out = capsys.readouterr().out.splitlines()
