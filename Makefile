@@ -5,7 +5,11 @@ PY      = $(VENV)/bin/python
 STORE  ?= .scout/store/sample
 PORT   ?= 8888
 
-.PHONY: demo test venv system-deps labextension bench clean
+# JupyterHub's proxy, from npm, for the hub end-to-end tests (tests/hub/): project-local, not committed
+HUB_PROXY_DIR ?= .scout/hub-proxy
+HUB_PROXY      = $(HUB_PROXY_DIR)/node_modules/.bin/configurable-http-proxy
+
+.PHONY: demo test venv system-deps hub-deps labextension bench clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +22,13 @@ venv: $(VENV)/.installed
 system-deps:
 	@bash scripts/install-system-deps.sh
 
-test: venv system-deps
+$(HUB_PROXY):
+	@command -v npm >/dev/null || { echo "npm not found: install Node.js (apt-get install -y nodejs npm) for the JupyterHub tests" >&2; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(HUB_PROXY_DIR) configurable-http-proxy@5
+
+hub-deps: $(HUB_PROXY)
+
+test: venv system-deps hub-deps
 	$(PY) -m pytest
 
 demo: venv

@@ -15,9 +15,17 @@ PUBLISH_CONFIG = "SCOUT_PUBLISH_CONFIG"
 API_URL = "SCOUT_API_URL"
 API_TOKEN = "SCOUT_API_TOKEN"
 HUB_TOKEN = "JUPYTERHUB_API_TOKEN"
+HUB_SERVICE_NAME = "JUPYTERHUB_SERVICE_NAME"  # set by JupyterHub for the services it starts
+HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
+PUBLISH_SCHEDULE = "SCOUT_PUBLISH_SCHEDULE"
 CACHE_DIR = "SCOUT_CACHE_DIR"
 CACHE_SIZE = "SCOUT_CACHE_SIZE"
 SIGNING_KEY_FILE = "SCOUT_SIGNING_KEY_FILE"
+
+
+def running_as_hub_service() -> bool:
+    """Whether this process is a JupyterHub service with a URL (``jupyter scout`` under the hub)."""
+    return env(HUB_SERVICE_NAME) is not None and env(HUB_SERVICE_URL) is not None
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -97,6 +97,9 @@ def error_from_response(resp: requests.Response, what: str = "") -> ScoutError:
     if status == 404:
         return ConfigError(f"Not found on the Scout server: {what or resp.url} (HTTP 404); "
                            "is the scout_jupyter server extension enabled?")
+    if status in (502, 503, 504) and code is None:  # a proxy (JupyterHub's) could not reach the service
+        return StorageUnavailable(f"Scout service unreachable at {urlsplit(resp.url).netloc} "
+                                  f"(HTTP {status} from the proxy in front of it)")
     if status >= 500:
         return StorageUnavailable(f"Scout server error (HTTP {status}): {message}")
     return StorageError(f"Scout server answered HTTP {status}: {message}")

@@ -4,12 +4,18 @@ Settings are traits (``c.ScoutExtension.storage_url = …``); the ``SCOUT_*`` en
 variables give their defaults. The extension opens the store and the access log, builds the
 :class:`~.service.ScoutService` the handlers call, and exports ``SCOUT_API_URL`` /
 ``SCOUT_API_TOKEN`` once the server is listening so the kernels it starts find it.
+
+Started by JupyterHub as a service, ``jupyter scout`` configures itself from the hub's variables
+(:mod:`.hub`): hub identities and permissions, the service's port and prefix. With
+``publish_schedule`` set it also publishes on a cron schedule (:mod:`.schedule`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
+import signal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +25,7 @@ from traitlets import Any, Bool, Float, Int, TraitError, Unicode, default, valid
 
 from .. import settings
 from ..clock import SYSTEM_CLOCK, Clock
+from ..errors import ScoutError
 from ..storage import DEFAULT_STORE, open_storage, storage_url_from_arg
 from ..storage.base import Storage
 from ..storage.local import KEY_FILE_NAME, load_or_create_key
@@ -26,6 +33,8 @@ from .accesslog import AccessLog
 from .handlers import route_table
 from .jobs import ConfiguredPublisher, JobRunner
 from .ratelimit import DEFAULT_RATE_LIMIT, RateLimiter, parse_limit
+from .relay import ScoutRelay, relay_route_table
+from .schedule import PublishSchedule, parse_schedule
 from ..ttl import DEFAULT_TTL, HARD_MAX_TTL
 from .service import ScoutService
 
@@ -54,6 +63,7 @@ class ScoutExtension(ExtensionApp):
         "rate-limit": "ScoutExtension.rate_limit",
         "max-ttl": "ScoutExtension.max_ttl",
         "publish-config": "ScoutExtension.publish_config",
+        "publish-schedule": "ScoutExtension.publish_schedule",
     })
 
     storage_url = Unicode(help=f"""The store the datasets are in: file:///path, s3://bucket[/prefix] or
@@ -84,6 +94,19 @@ class ScoutExtension(ExtensionApp):
     access_log_batch_size = Int(500, help="Access-log rows committed per transaction at most.").tag(config=True)
     access_log_flush_interval = Float(0.05, help="""Seconds the access-log writer waits to batch rows nobody is
         waiting for (signing rows are committed at once).""").tag(config=True)
+    publish_schedule = Unicode(help=f"""Publish every dataset on this cron schedule, in UTC (five fields:
+        minute hour day month weekday; '15 2 * * *' is daily at 02:15), as a job like one a notebook
+        starts; a run due while a publish is running is skipped and logged (env {settings.PUBLISH_SCHEDULE};
+        default: off).""").tag(config=True)
+    publish_schedule_check_interval = Float(30.0, help="""Longest wait, in seconds, between two looks at
+        the clock for a due scheduled publish.""").tag(config=True)
+    hub_service = Bool(help=f"""Run as a JupyterHub service: requests are named by their hub user, and
+        nothing is exported to kernels (default: when {settings.HUB_SERVICE_NAME} and
+        {settings.HUB_SERVICE_URL} are set, as JupyterHub does for the services it starts).""").tag(config=True)
+    service_url = Unicode(help=f"""URL of a separate Scout service (`jupyter scout`, e.g. the JupyterHub
+        service) that this server's /scout/api routes relay to, with the server's hub token: the server then
+        opens no store and holds no credential. Default: {settings.API_URL} when this server runs under
+        JupyterHub ({settings.HUB_TOKEN} set) and is not the service itself.""").tag(config=True)
     clock = Any(None, allow_none=True, help="A Clock object (tests inject a FakeClock); default: the system clock."
                 ).tag(config=True)
     publisher = Any(None, allow_none=True, help="""A callable publisher(datasets, on_progress) used instead of the
@@ -110,6 +133,20 @@ class ScoutExtension(ExtensionApp):
     def _default_publish_config(self) -> str:
         return settings.env(settings.PUBLISH_CONFIG) or ""
 
+    @default("publish_schedule")
+    def _default_publish_schedule(self) -> str:
+        return settings.env(settings.PUBLISH_SCHEDULE) or ""
+
+    @default("hub_service")
+    def _default_hub_service(self) -> bool:
+        return settings.running_as_hub_service()
+
+    @default("service_url")
+    def _default_service_url(self) -> str:
+        if settings.env(settings.HUB_TOKEN) is None or self.hub_service:
+            return ""
+        return settings.env(settings.API_URL) or ""
+
     @default("signing_key_file")
     def _default_signing_key_file(self) -> str:
         return settings.env(settings.SIGNING_KEY_FILE) or str(Path(jupyter_data_dir()) / KEY_FILE_NAME)
@@ -127,6 +164,15 @@ class ScoutExtension(ExtensionApp):
             raise TraitError(f"max_ttl must be between 1 and {HARD_MAX_TTL} seconds, got {proposal['value']}")
         return proposal["value"]
 
+    @validate("publish_schedule")
+    def _check_publish_schedule(self, proposal) -> str:  # noqa: ANN001
+        if not proposal["value"].strip():
+            return ""
+        try:
+            return parse_schedule(proposal["value"])
+        except ScoutError as exc:
+            raise TraitError(exc.message) from None
+
     @validate("rate_limit")
     def _check_rate_limit(self, proposal) -> str:  # noqa: ANN001
         parse_limit(proposal["value"])
@@ -134,6 +180,14 @@ class ScoutExtension(ExtensionApp):
 
     # --- wiring ---------------------------------------------------------------------------
     def initialize_settings(self) -> None:
+        if self.service_url:
+            self.settings.update(scout_relay=ScoutRelay(self.service_url, settings.env(settings.HUB_TOKEN)))
+            self.log.info("Scout: relaying /scout/api to the Scout service at %s", _redacted(self.service_url))
+            return
+        if self.hub_service:
+            # as in JupyterHub's single-user servers: tornado's own XSRF check runs before the hub
+            # identifies a token; Jupyter Server checks again once it has (cookie requests only)
+            self.settings["xsrf_cookies"] = False  # merged into the web app's settings
         clock: Clock = self.clock or SYSTEM_CLOCK
         storage = self._open_storage(clock)
         access_log = AccessLog(self.access_log_url, batch_size=self.access_log_batch_size,
@@ -146,8 +200,11 @@ class ScoutExtension(ExtensionApp):
                                     jobs=jobs, clock=clock, max_ttl=self.max_ttl,
                                     manifest_cache_ttl=self.manifest_cache_ttl, namespace=self.namespace)
         self.settings.update(scout_service=self.service, scout_shared_token_user=self.shared_token_user)
-        self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s", _redacted(storage.url),
-                      access_log.description, self.rate_limit, self.max_ttl)
+        self.schedule = PublishSchedule(self.publish_schedule, jobs, clock) if self.publish_schedule else None
+        self._schedule_task: asyncio.Task | None = None
+        self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s, publish schedule %s",
+                      _redacted(storage.url), access_log.description, self.rate_limit, self.max_ttl,
+                      f"{self.publish_schedule} UTC" if self.schedule else "off")
 
     def _open_storage(self, clock: Clock) -> Storage:
         url = storage_url_from_arg(self.storage_url)
@@ -158,12 +215,22 @@ class ScoutExtension(ExtensionApp):
         return open_storage(url, clock=clock)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(route_table())
+        self.handlers.extend(relay_route_table() if self.service_url else route_table())
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
         # runs once the server is listening, so the port in connection_url is final
-        if self.export_env:
+        if self.service_url:
+            return  # kernels inherit SCOUT_API_URL, naming the service, from this server's environment
+        if self.hub_service:
+            # JupyterHub stops its services with SIGINT first, which a service started from a
+            # background job inherits as ignored: stop on it as on SIGTERM
+            signal.signal(signal.SIGINT, serverapp._signal_stop)
+            self.log.info("Scout: JupyterHub service at %s", serverapp.connection_url)
+        elif self.export_env:
             self.export_environment()
+        if self.schedule is not None:
+            self._schedule_task = asyncio.create_task(self.schedule.run(self.publish_schedule_check_interval))
+            self.log.info("Scout: next scheduled publish at %s", self.schedule.next_run.isoformat())
 
     def export_environment(self) -> None:
         """Put this server's URL and token where kernels it starts will find them."""
@@ -174,6 +241,9 @@ class ScoutExtension(ExtensionApp):
         self.log.info("Scout: kernels will reach this server at %s", self.serverapp.connection_url)
 
     async def stop_extension(self) -> None:
+        task = getattr(self, "_schedule_task", None)
+        if task is not None:
+            task.cancel()
         service = getattr(self, "service", None)
         if service is not None:
             service.access_log.close()
@@ -187,4 +257,10 @@ def _redacted(url: str) -> str:
     return f"{parts.scheme}://{host}{parts.path}"
 
 
-main = ScoutExtension.launch_instance
+def main(argv: list[str] | None = None) -> None:
+    """``jupyter scout``: the standalone server, or the JupyterHub service when the hub started it."""
+    if settings.running_as_hub_service():
+        from .hub import hub_service_config
+
+        ScoutExtension.serverapp_config = hub_service_config()
+    ScoutExtension.launch_instance(argv)

@@ -101,6 +101,9 @@ class ScoutHandler(APIHandler):
         self.set_status(status)
         if isinstance(exc, RateLimited):
             self.set_header("Retry-After", str(exc.retry_after))
+        denial = getattr(self.authorizer, "denial", None)
+        if status == 403 and type(exc) is HTTPError and denial is not None:  # refused by @authorized
+            payload["message"] = denial(getattr(self, "_jupyter_current_user", None), self.auth_resource)
         self.error_code = payload["error"]
         self.finish(json.dumps(payload))
 
@@ -274,6 +277,17 @@ class PublishHandler(ScoutHandler):
         self.finish_json({"job_id": job.job_id}, status=202)
 
 
+class JobsHandler(ScoutHandler):
+    """The remembered jobs, newest first: scheduled runs show up here as well."""
+
+    auth_resource = "scout:publish"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish_json({"jobs": [job.to_json() for job in self.service.jobs.recent()]})
+
+
 class JobHandler(ScoutHandler):
     auth_resource = "scout:publish"
 
@@ -302,6 +316,7 @@ def route_table() -> list[tuple[str, type[ScoutHandler]]]:
         ("/functions/v1/dataset-proxy", DatasetProxyHandler),
         ("/scout/files/(.+)", SignedFileHandler),
         (f"{API}/publish", PublishHandler),
+        (f"{API}/jobs", JobsHandler),
         (f"{API}/jobs/([^/]+)", JobHandler),
         (f"{API}/access/analytics", AnalyticsHandler),
     ]

@@ -4,7 +4,8 @@ The runner takes the publish callable by injection (``publisher(datasets, on_pro
 optionally with ``plan(datasets) -> ids``), so it is tested with a fake and wired to the real
 publisher by :class:`ConfiguredPublisher`. A job's status is the DESIGN.md document:
 ``{"job_id", "state", "progress", "datasets": [{id, step, state, bytes_uploaded, error}],
-"started_at", "finished_at"}`` plus ``error`` when it failed.
+"started_at", "finished_at"}`` plus ``error`` when it failed and ``started_by`` (the user, or
+``schedule`` for a scheduled run).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class Job:
             state, started, finished, error = self.state, self.started_at, self.finished_at, self.error
         out = {"job_id": self.job_id, "state": state,
                "progress": 1.0 if finished else self.tracker.progress,
-               "datasets": self.tracker.datasets(), "started_at": started, "finished_at": finished}
+               "datasets": self.tracker.datasets(), "started_at": started, "finished_at": finished,
+               "started_by": self.user}
         if error:
             out["error"] = error
         return out
@@ -98,6 +100,11 @@ class JobRunner:
         if job is None:
             raise JobNotFound(f"No publish job {job_id[:40]!r} on this server")
         return job
+
+    def recent(self) -> list[Job]:
+        """The jobs this server remembers, newest first."""
+        with self._lock:
+            return list(reversed(self._jobs.values()))
 
     def wait(self, job_id: str, timeout: float = 60.0) -> Job:
         """Block until the job finished (tests and shutdown)."""

@@ -1,0 +1,126 @@
+"""``jupyter scout`` as a JupyterHub service: hub identities, hub permissions.
+
+Under JupyterHub the dataset service is a hub-managed service (``c.JupyterHub.services``) and
+the only process holding the storage credentials. Kernels call it through the hub's proxy at
+``/services/<name>/`` with the token their server already has (``JUPYTERHUB_API_TOKEN``, sent
+as ``Authorization: token …``); the hub answers who that is. So:
+
+- :class:`ScoutHubIdentityProvider` (JupyterHub's own Jupyter Server identity provider) names
+  every request by its hub user: rate limits and access-log rows are per hub user.
+- :class:`ScoutHubAuthorizer` lets anyone with access to the service (the hub's
+  ``access:services!service=<name>`` scope) list, load and sign; ``scout:publish`` and
+  ``scout:analytics`` need a hub custom scope (``custom:scout:publish``,
+  ``custom:scout:analytics``) or membership in a mapped group. Every other Jupyter Server
+  resource (kernels, contents, terminals …) is refused: the service must never run user code.
+- :func:`hub_service_config` is the ServerApp configuration taken from the variables the hub
+  sets for a managed service (``JUPYTERHUB_SERVICE_URL``, ``JUPYTERHUB_SERVICE_PREFIX``);
+  ``jupyter scout`` applies it by itself when it finds them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
+from traitlets import List, Unicode, default
+
+SERVICE_NAME_ENV = "JUPYTERHUB_SERVICE_NAME"
+SERVICE_URL_ENV = "JUPYTERHUB_SERVICE_URL"
+SERVICE_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
+PUBLISH_GROUPS_ENV = "SCOUT_HUB_PUBLISH_GROUPS"
+ANALYTICS_GROUPS_ENV = "SCOUT_HUB_ANALYTICS_GROUPS"
+#: the extension's resources every user of the service may use (list, load, sign)
+OPEN_RESOURCES = ("scout:datasets",)
+
+
+def running_as_hub_service(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process was started by JupyterHub as a service with a URL."""
+    env = os.environ if environ is None else environ
+    return bool(env.get(SERVICE_NAME_ENV) and env.get(SERVICE_URL_ENV))
+
+
+def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ServerApp settings of a hub-managed service: listen where the hub's proxy sends the
+    service's requests, under its prefix, with hub authentication and no other extension."""
+    env = os.environ if environ is None else environ
+    url = urlsplit(env[SERVICE_URL_ENV])
+    if url.scheme != "http" or not url.hostname or not url.port:
+        raise ValueError(f"{SERVICE_URL_ENV} must be http://host:port, got {env[SERVICE_URL_ENV]!r}")
+    return {
+        "ip": url.hostname,
+        "port": url.port,
+        "port_retries": 0,  # the hub's proxy routes to exactly this port
+        "base_url": env.get(SERVICE_PREFIX_ENV) or f"/services/{env[SERVICE_NAME_ENV]}/",
+        "open_browser": False,
+        "identity_provider_class": ScoutHubIdentityProvider,
+        "authorizer_class": ScoutHubAuthorizer,
+        "jpserver_extensions": {"scout_jupyter": True},
+    }
+
+
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
+class ScoutHubIdentityProvider(JupyterHubIdentityProvider):
+    """The caller's hub user (token or hub OAuth cookie), checked for access to this service."""
+
+
+class ScoutHubAuthorizer(JupyterHubAuthorizer):
+    """Hub permissions mapped onto the extension's ``scout:*`` resources."""
+
+    publish_scope = Unicode("custom:scout:publish", help="""Hub scope (a custom scope defined in
+        c.JupyterHub.custom_scopes) that allows starting publish jobs and reading their status
+        (scout:publish). Empty: only publish_groups decide.""").tag(config=True)
+    analytics_scope = Unicode("custom:scout:analytics", help="""Hub scope that allows reading the
+        access analytics (scout:analytics). Empty: only analytics_groups decide.""").tag(config=True)
+    publish_groups = List(Unicode(), help=f"""Hub groups whose members may publish, whatever their
+        scopes (env {PUBLISH_GROUPS_ENV}, comma-separated).""").tag(config=True)
+    analytics_groups = List(Unicode(), help=f"""Hub groups whose members may read the access
+        analytics (env {ANALYTICS_GROUPS_ENV}, comma-separated).""").tag(config=True)
+
+    @default("publish_groups")
+    def _default_publish_groups(self) -> list[str]:
+        return _env_list(PUBLISH_GROUPS_ENV)
+
+    @default("analytics_groups")
+    def _default_analytics_groups(self) -> list[str]:
+        return _env_list(ANALYTICS_GROUPS_ENV)
+
+    def _grants(self, resource: str) -> tuple[str, list[str]] | None:
+        if resource == "scout:publish":
+            return self.publish_scope, self.publish_groups
+        if resource == "scout:analytics":
+            return self.analytics_scope, self.analytics_groups
+        return None
+
+    def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
+        hub_user = getattr(user, "hub_user", None)
+        if not hub_user or not super().is_authorized(handler, user, action, resource):
+            return False  # no access to the service at all
+        if resource in OPEN_RESOURCES:
+            return True
+        grants = self._grants(resource)
+        if grants is None:
+            return False  # kernels, contents, terminals, …: never on the credential holder
+        scope, groups = grants
+        if scope and self.hub_auth.check_scopes({scope}, hub_user):
+            return True
+        return bool(set(groups) & set(hub_user.get("groups") or ()))
+
+    def denial(self, user: Any, resource: str) -> str:
+        """The one-line 403 message for ``resource``: what permission it takes."""
+        name = getattr(user, "username", None) or "this user"
+        grants = self._grants(resource)
+        if user is None or resource in OPEN_RESOURCES:
+            scopes = " or ".join(sorted(self.hub_auth.access_scopes)) or "access to the service"
+            return f"Access denied: {name} has no access to the Scout service (it takes the hub scope {scopes})"
+        if grants is None:
+            return f"Access denied: the Scout service does not serve {resource}"
+        scope, groups = grants
+        needs = " or ".join([f"the hub scope {scope}"] * bool(scope)
+                            + [f"membership in hub group {', '.join(groups)}"] * bool(groups))
+        what = "publish" if resource == "scout:publish" else "read the access analytics"
+        return f"Access denied: {name} may not {what} (it takes {needs or 'a hub permission'}; ask a hub admin)"
