@@ -14,6 +14,7 @@ pytest_plugins: tuple[str, ...] = (
     "pytest_jupyter.jupyter_server",
     "tests.fixtures.jupyter",
     "tests.fixtures.lab",
+    "tests.fixtures.hub",
 )
 
 
