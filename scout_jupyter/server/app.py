@@ -51,6 +51,16 @@ def _env_int(name: str, fallback: int) -> int:
         raise TraitError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _checked_schedule(value: str) -> str:
+    """A cron expression, normalised; empty for off."""
+    if not value.strip():
+        return ""
+    try:
+        return parse_schedule(value)
+    except ScoutError as exc:
+        raise TraitError(exc.message) from None
+
+
 class ScoutExtension(ExtensionApp):
     name = "scout_jupyter"
     description = "Scout datasets for Jupyter: manifest, signed URLs, access log, rate limit, publish jobs."
@@ -135,7 +145,7 @@ class ScoutExtension(ExtensionApp):
 
     @default("publish_schedule")
     def _default_publish_schedule(self) -> str:
-        return settings.env(settings.PUBLISH_SCHEDULE) or ""
+        return _checked_schedule(settings.env(settings.PUBLISH_SCHEDULE) or "")
 
     @default("hub_service")
     def _default_hub_service(self) -> bool:
@@ -166,12 +176,7 @@ class ScoutExtension(ExtensionApp):
 
     @validate("publish_schedule")
     def _check_publish_schedule(self, proposal) -> str:  # noqa: ANN001
-        if not proposal["value"].strip():
-            return ""
-        try:
-            return parse_schedule(proposal["value"])
-        except ScoutError as exc:
-            raise TraitError(exc.message) from None
+        return _checked_schedule(proposal["value"])
 
     @validate("rate_limit")
     def _check_rate_limit(self, proposal) -> str:  # noqa: ANN001
@@ -202,6 +207,8 @@ class ScoutExtension(ExtensionApp):
         self.settings.update(scout_service=self.service, scout_shared_token_user=self.shared_token_user)
         self.schedule = PublishSchedule(self.publish_schedule, jobs, clock) if self.publish_schedule else None
         self._schedule_task: asyncio.Task | None = None
+        if self.schedule is not None:  # starts with the server's event loop
+            self.serverapp.io_loop.add_callback(self._start_schedule)
         self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s, publish schedule %s",
                       _redacted(storage.url), access_log.description, self.rate_limit, self.max_ttl,
                       f"{self.publish_schedule} UTC" if self.schedule else "off")
@@ -228,9 +235,10 @@ class ScoutExtension(ExtensionApp):
             self.log.info("Scout: JupyterHub service at %s", serverapp.connection_url)
         elif self.export_env:
             self.export_environment()
-        if self.schedule is not None:
-            self._schedule_task = asyncio.create_task(self.schedule.run(self.publish_schedule_check_interval))
-            self.log.info("Scout: next scheduled publish at %s", self.schedule.next_run.isoformat())
+
+    def _start_schedule(self) -> None:
+        self._schedule_task = asyncio.ensure_future(self.schedule.run(self.publish_schedule_check_interval))
+        self.log.info("Scout: next scheduled publish at %s", self.schedule.next_run.isoformat())
 
     def export_environment(self) -> None:
         """Put this server's URL and token where kernels it starts will find them."""

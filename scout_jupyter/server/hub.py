@@ -98,7 +98,7 @@ class ScoutHubAuthorizer(JupyterHubAuthorizer):
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         hub_user = getattr(user, "hub_user", None)
-        if not hub_user or not super().is_authorized(handler, user, action, resource):
+        if not hub_user or not self.hub_auth.check_scopes(self.hub_auth.access_scopes, hub_user):
             return False  # no access to the service at all
         if resource in OPEN_RESOURCES:
             return True
