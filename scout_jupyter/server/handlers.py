@@ -285,7 +285,8 @@ class JobsHandler(ScoutHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish_json({"jobs": [job.to_json() for job in self.service.jobs.recent()]})
+        jobs = [{**job.to_json(), "started_by": job.user} for job in self.service.jobs.recent()]
+        self.finish_json({"jobs": jobs})
 
 
 class JobHandler(ScoutHandler):

@@ -4,8 +4,8 @@ The runner takes the publish callable by injection (``publisher(datasets, on_pro
 optionally with ``plan(datasets) -> ids``), so it is tested with a fake and wired to the real
 publisher by :class:`ConfiguredPublisher`. A job's status is the DESIGN.md document:
 ``{"job_id", "state", "progress", "datasets": [{id, step, state, bytes_uploaded, error}],
-"started_at", "finished_at"}`` plus ``error`` when it failed and ``started_by`` (the user, or
-``schedule`` for a scheduled run).
+"started_at", "finished_at"}`` plus ``error`` when it failed; the job list adds ``started_by`` (the
+user, or ``schedule`` for a scheduled run).
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ class Job:
             state, started, finished, error = self.state, self.started_at, self.finished_at, self.error
         out = {"job_id": self.job_id, "state": state,
                "progress": 1.0 if finished else self.tracker.progress,
-               "datasets": self.tracker.datasets(), "started_at": started, "finished_at": finished,
-               "started_by": self.user}
+               "datasets": self.tracker.datasets(), "started_at": started, "finished_at": finished}
         if error:
             out["error"] = error
         return out

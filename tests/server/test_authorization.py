@@ -20,6 +20,7 @@ RESOURCES = {
     r"/scout/api/dataset-proxy": "scout:datasets",
     r"/functions/v1/dataset-proxy": "scout:datasets",
     r"/scout/api/publish": "scout:publish",
+    r"/scout/api/jobs": "scout:publish",
     r"/scout/api/jobs/[^/]+": "scout:publish",
     r"/scout/api/access/analytics": "scout:analytics",
 }
@@ -30,6 +31,7 @@ CALLS = [
     ("GET", ("scout", "api", "dataset-proxy"), {"dataset": "gold/txn_daily"}, "scout:datasets"),
     ("GET", ("functions", "v1", "dataset-proxy"), {"dataset": "gold/txn_daily"}, "scout:datasets"),
     ("POST", ("scout", "api", "publish"), {}, "scout:publish"),
+    ("GET", ("scout", "api", "jobs"), {}, "scout:publish"),
     ("GET", ("scout", "api", "access", "analytics"), {}, "scout:analytics"),
 ]
 
