@@ -116,7 +116,8 @@ class ScoutHubAuthorizer(JupyterHubAuthorizer):
         grants = self._grants(resource)
         if user is None or resource in OPEN_RESOURCES:
             scopes = " or ".join(sorted(self.hub_auth.access_scopes)) or "access to the service"
-            return f"Access denied: {name} has no access to the Scout service (it takes the hub scope {scopes})"
+            who = f"{name} has no" if user is not None else "no hub login or token with"
+            return f"Access denied: {who} access to the Scout service (it takes the hub scope {scopes})"
         if grants is None:
             return f"Access denied: the Scout service does not serve {resource}"
         scope, groups = grants

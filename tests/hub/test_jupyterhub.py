@@ -107,6 +107,9 @@ def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, u
         assert got == {"rows": 3, "revenue": 4110.75, "mode": "proxy", "api": jupyterhub.service_url}, name
     signers = {row["user"] for row in access_rows(jupyterhub, action="sign", status=200)}
     assert signers == {"alice", "bob"}
+    anonymous = requests.get(f"{jupyterhub.service_url}scout/api/dataset-proxy?dataset=gold/txn_daily", timeout=30)
+    assert anonymous.status_code == 403 and "signed_url" not in anonymous.text
+    assert anonymous.json()["message"].startswith("Access denied: no hub login or token with access to the Scout")
     # the magic works unchanged in a hub kernel
     listed = users["alice"].run("%load_ext scout_jupyter\n%scout ls")
     assert not listed.errors and "gold/txn_daily" in listed.text() + listed.data(), listed.describe()

@@ -62,6 +62,8 @@ def test_denials_say_what_permission_it_takes(authorizer):
     assert message == ("Access denied: bob may not publish (it takes the hub scope custom:scout:publish or "
                        "membership in hub group leads, release; ask a hub admin)")
     assert "custom:scout:analytics" in authorizer.denial(user("bob"), "scout:analytics")
+    assert authorizer.denial(None, "scout:datasets").startswith("Access denied: no hub login or token with access")
+    assert authorizer.denial(user("out"), "scout:datasets").startswith("Access denied: out has no access to the")
     assert ACCESS in authorizer.denial(None, "scout:datasets")
 
 
