@@ -102,7 +102,7 @@ class ScoutHandler(APIHandler):
         if isinstance(exc, RateLimited):
             self.set_header("Retry-After", str(exc.retry_after))
         denial = getattr(self.authorizer, "denial", None)
-        if status == 403 and type(exc) is HTTPError and denial is not None:  # refused by @authorized
+        if status == 403 and type(exc) is HTTPError and denial is not None:  # the hub said no: say what it takes
             payload["message"] = denial(getattr(self, "_jupyter_current_user", None), self.auth_resource)
         self.error_code = payload["error"]
         self.finish(json.dumps(payload))
