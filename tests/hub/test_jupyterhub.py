@@ -210,8 +210,11 @@ def test_service_down_while_a_user_works(jupyterhub, users):
         # the hub restarted its service during the checks (it polls every ~30 s): once more
         assert attempt == 0, f"the hub restarted the scout service twice (pid {pid})"
     assert not url.errors, url.describe()
+    # the answer, one line; before it, when the manifest was due for a refresh, the one-line offline notice
     lines = url.text("stderr").strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Scout service unreachable at " + jupyterhub.url.split("//")[1]), lines
+    assert lines[-1].startswith("Scout service unreachable at " + jupyterhub.url.split("//")[1]), lines
+    assert len(lines) <= 2 and all(line.startswith("Scout is offline (") for line in lines[:-1]), lines
+    assert all("unreachable" in line for line in lines)
     assert offline["rows"] == 3
     assert any("unreachable" in text and "cached datasets still load" in text for text in offline["warnings"])
 
