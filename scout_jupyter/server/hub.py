@@ -54,6 +54,9 @@ def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, An
         "port_retries": 0,  # the hub's proxy routes to exactly this port
         "base_url": env.get(SERVICE_PREFIX_ENV) or f"/services/{env[SERVICE_NAME_ENV]}/",
         "open_browser": False,
+        # behind the hub's proxy: the signed URLs' scheme and host, and the access log's client
+        # address, are the ones the proxy was asked for (X-Forwarded-*), not the proxy's own
+        "trust_xheaders": True,
         "identity_provider_class": ScoutHubIdentityProvider,
         "authorizer_class": ScoutHubAuthorizer,
         "jpserver_extensions": {"scout_jupyter": True},

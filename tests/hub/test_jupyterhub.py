@@ -110,6 +110,9 @@ def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, u
     anonymous = requests.get(f"{jupyterhub.service_url}scout/api/dataset-proxy?dataset=gold/txn_daily", timeout=30)
     assert anonymous.status_code == 403 and "signed_url" not in anonymous.text
     assert anonymous.json()["message"].startswith("Access denied: no hub login or token with access to the Scout")
+    # signed URLs point through the hub's proxy, where the kernel reached the service
+    url = users["bob"].probe("import scout_jupyter as scout", "scout.signed_url('gold/txn_daily', ttl=60)")
+    assert url.startswith(f"{jupyterhub.service_url}scout/files/") and "scout_auth=" in url
     # the magic works unchanged in a hub kernel
     listed = users["alice"].run("%load_ext scout_jupyter\n%scout ls")
     assert not listed.errors and "gold/txn_daily" in listed.text() + listed.data(), listed.describe()
