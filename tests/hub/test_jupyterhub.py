@@ -139,7 +139,7 @@ def test_one_users_exhausted_rate_limit_does_not_limit_another(jupyterhub, users
             "    except RateLimited as exc:\n        limited = str(exc)\n        break\n")
     alice = users["alice"].probe(code, "{'signed': signed, 'limited': limited}")
     assert alice["limited"] and "Rate limit" in alice["limited"] and "\n" not in alice["limited"], alice
-    assert alice["signed"] <= 4  # one of the five went to the load before
+    assert alice["signed"] <= 5  # at most the limit (fewer: the loads before count too)
     bob = users["bob"].probe(code.replace("range(20)", "range(1)"), "{'signed': signed, 'limited': limited}")
     assert bob == {"signed": 1, "limited": None}
     # rows of refusals are written in batches, off the request path
