@@ -208,6 +208,8 @@ def test_service_down_while_a_user_works(jupyterhub, users):
             "import warnings, scout_jupyter as scout\nwith warnings.catch_warnings(record=True) as caught:\n"
             "    warnings.simplefilter('always')\n    df = scout.connect().load('gold/txn_daily')",
             "{'rows': len(df), 'warnings': [str(w.message) for w in caught]}")
+        # what the sidebar reads: its server's relay answers 503 with the same one line
+        relayed = requests.get(f"{jupyterhub.url}/user/alice/scout/api/datasets", headers=session.headers, timeout=60)
         if _service_pid(jupyterhub) is None:
             break
         # the hub restarted its service during the checks (it polls every ~30 s): once more
@@ -218,6 +220,8 @@ def test_service_down_while_a_user_works(jupyterhub, users):
     assert lines[-1].startswith("Scout service unreachable at " + jupyterhub.url.split("//")[1]), lines
     assert len(lines) <= 2 and all(line.startswith("Scout is offline (") for line in lines[:-1]), lines
     assert all("unreachable" in line for line in lines)
+    assert relayed.status_code == 503 and relayed.json()["error"] == "storage_unavailable"
+    assert relayed.json()["message"].startswith("Scout service unreachable at "), relayed.text
     assert offline["rows"] == 3
     assert any("unreachable" in text and "cached datasets still load" in text for text in offline["warnings"])
 
