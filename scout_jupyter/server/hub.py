@@ -57,6 +57,9 @@ def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, An
         # behind the hub's proxy: the signed URLs' scheme and host, and the access log's client
         # address, are the ones the proxy was asked for (X-Forwarded-*), not the proxy's own
         "trust_xheaders": True,
+        # the hub's public name reaches a loopback-bound service in the Host header; hub
+        # authentication, not Jupyter's DNS-rebinding check, guards it (as for the users' servers)
+        "allow_remote_access": True,
         "identity_provider_class": ScoutHubIdentityProvider,
         "authorizer_class": ScoutHubAuthorizer,
         "jpserver_extensions": {"scout_jupyter": True},

@@ -110,6 +110,10 @@ def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, u
     anonymous = requests.get(f"{jupyterhub.service_url}scout/api/dataset-proxy?dataset=gold/txn_daily", timeout=30)
     assert anonymous.status_code == 403 and "signed_url" not in anonymous.text
     assert anonymous.json()["message"].startswith("Access denied: no hub login or token with access to the Scout")
+    # the hub's public host name, not only loopback, reaches the service through the proxy
+    public = requests.get(f"{jupyterhub.service_url}scout/api/datasets", timeout=30,
+                          headers={**users["bob"].headers, "Host": f"hub.example.test:{jupyterhub.port}"})
+    assert public.status_code == 200, public.text
     # signed URLs point through the hub's proxy, where the kernel reached the service
     url = users["bob"].probe("import scout_jupyter as scout", "scout.signed_url('gold/txn_daily', ttl=60)")
     assert url.startswith(f"{jupyterhub.service_url}scout/files/") and "scout_auth=" in url

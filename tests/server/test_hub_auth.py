@@ -72,6 +72,7 @@ def test_the_service_configures_itself_from_the_hubs_variables(monkeypatch):
     config = hub_service_config(SERVICE_ENV)
     assert (config["ip"], config["port"], config["base_url"]) == ("127.0.0.1", 10101, "/services/scout/")
     assert config["trust_xheaders"] is True  # signed URLs name the proxy's scheme and host
+    assert config["allow_remote_access"] is True  # the hub's public name in the Host header
     assert config["identity_provider_class"] is ScoutHubIdentityProvider
     assert config["authorizer_class"] is ScoutHubAuthorizer
     assert config["jpserver_extensions"] == {"scout_jupyter": True}  # no Lab, no terminals in the service
