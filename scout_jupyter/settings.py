@@ -17,6 +17,9 @@ API_TOKEN = "SCOUT_API_TOKEN"
 HUB_TOKEN = "JUPYTERHUB_API_TOKEN"
 HUB_SERVICE_NAME = "JUPYTERHUB_SERVICE_NAME"  # set by JupyterHub for the services it starts
 HUB_SERVICE_URL = "JUPYTERHUB_SERVICE_URL"
+HUB_SERVICE_PREFIX = "JUPYTERHUB_SERVICE_PREFIX"
+HUB_PUBLISH_GROUPS = "SCOUT_HUB_PUBLISH_GROUPS"  # hub groups allowed to publish (comma-separated)
+HUB_ANALYTICS_GROUPS = "SCOUT_HUB_ANALYTICS_GROUPS"
 PUBLISH_SCHEDULE = "SCOUT_PUBLISH_SCHEDULE"
 CACHE_DIR = "SCOUT_CACHE_DIR"
 CACHE_SIZE = "SCOUT_CACHE_SIZE"
@@ -26,6 +29,11 @@ SIGNING_KEY_FILE = "SCOUT_SIGNING_KEY_FILE"
 def running_as_hub_service() -> bool:
     """Whether this process is a JupyterHub service with a URL (``jupyter scout`` under the hub)."""
     return env(HUB_SERVICE_NAME) is not None and env(HUB_SERVICE_URL) is not None
+
+
+def env_list(name: str) -> list[str]:
+    """A comma-separated variable as a list (empty when unset)."""
+    return [part.strip() for part in (env(name) or "").split(",") if part.strip()]
 
 
 def env(name: str, default: str | None = None) -> str | None:

@@ -270,5 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     if settings.running_as_hub_service():
         from .hub import hub_service_config
 
-        ScoutExtension.serverapp_config = hub_service_config()
+        try:
+            ScoutExtension.serverapp_config = hub_service_config()
+        except ScoutError as exc:
+            raise SystemExit(f"jupyter scout: {exc.message}") from None
     ScoutExtension.launch_instance(argv)

@@ -26,33 +26,34 @@ from urllib.parse import urlsplit
 from jupyterhub.singleuser.extension import JupyterHubAuthorizer, JupyterHubIdentityProvider
 from traitlets import List, Unicode, default
 
-SERVICE_NAME_ENV = "JUPYTERHUB_SERVICE_NAME"
-SERVICE_URL_ENV = "JUPYTERHUB_SERVICE_URL"
-SERVICE_PREFIX_ENV = "JUPYTERHUB_SERVICE_PREFIX"
-PUBLISH_GROUPS_ENV = "SCOUT_HUB_PUBLISH_GROUPS"
-ANALYTICS_GROUPS_ENV = "SCOUT_HUB_ANALYTICS_GROUPS"
+from .. import settings
+from ..errors import ConfigError
+
 #: the extension's resources every user of the service may use (list, load, sign)
 OPEN_RESOURCES = ("scout:datasets",)
 
 
 def running_as_hub_service(environ: Mapping[str, str] | None = None) -> bool:
     """Whether this process was started by JupyterHub as a service with a URL."""
-    env = os.environ if environ is None else environ
-    return bool(env.get(SERVICE_NAME_ENV) and env.get(SERVICE_URL_ENV))
+    if environ is None:
+        return settings.running_as_hub_service()
+    return bool(environ.get(settings.HUB_SERVICE_NAME) and environ.get(settings.HUB_SERVICE_URL))
 
 
 def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The ServerApp settings of a hub-managed service: listen where the hub's proxy sends the
     service's requests, under its prefix, with hub authentication and no other extension."""
     env = os.environ if environ is None else environ
-    url = urlsplit(env[SERVICE_URL_ENV])
+    service_url = env.get(settings.HUB_SERVICE_URL, "")
+    url = urlsplit(service_url)
     if url.scheme != "http" or not url.hostname or not url.port:
-        raise ValueError(f"{SERVICE_URL_ENV} must be http://host:port, got {env[SERVICE_URL_ENV]!r}")
+        raise ConfigError(f"{settings.HUB_SERVICE_URL} must be http://host:port (the service's \"url\" in "
+                          f"c.JupyterHub.services), got {service_url!r}")
     return {
         "ip": url.hostname,
         "port": url.port,
         "port_retries": 0,  # the hub's proxy routes to exactly this port
-        "base_url": env.get(SERVICE_PREFIX_ENV) or f"/services/{env[SERVICE_NAME_ENV]}/",
+        "base_url": env.get(settings.HUB_SERVICE_PREFIX) or f"/services/{env.get(settings.HUB_SERVICE_NAME)}/",
         "open_browser": False,
         # behind the hub's proxy: the signed URLs' scheme and host, and the access log's client
         # address, are the ones the proxy was asked for (X-Forwarded-*), not the proxy's own
@@ -64,10 +65,6 @@ def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, An
         "authorizer_class": ScoutHubAuthorizer,
         "jpserver_extensions": {"scout_jupyter": True},
     }
-
-
-def _env_list(name: str) -> list[str]:
-    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
 
 
 class ScoutHubIdentityProvider(JupyterHubIdentityProvider):
@@ -83,17 +80,17 @@ class ScoutHubAuthorizer(JupyterHubAuthorizer):
     analytics_scope = Unicode("custom:scout:analytics", help="""Hub scope that allows reading the
         access analytics (scout:analytics). Empty: only analytics_groups decide.""").tag(config=True)
     publish_groups = List(Unicode(), help=f"""Hub groups whose members may publish, whatever their
-        scopes (env {PUBLISH_GROUPS_ENV}, comma-separated).""").tag(config=True)
+        scopes (env {settings.HUB_PUBLISH_GROUPS}, comma-separated).""").tag(config=True)
     analytics_groups = List(Unicode(), help=f"""Hub groups whose members may read the access
-        analytics (env {ANALYTICS_GROUPS_ENV}, comma-separated).""").tag(config=True)
+        analytics (env {settings.HUB_ANALYTICS_GROUPS}, comma-separated).""").tag(config=True)
 
     @default("publish_groups")
     def _default_publish_groups(self) -> list[str]:
-        return _env_list(PUBLISH_GROUPS_ENV)
+        return settings.env_list(settings.HUB_PUBLISH_GROUPS)
 
     @default("analytics_groups")
     def _default_analytics_groups(self) -> list[str]:
-        return _env_list(ANALYTICS_GROUPS_ENV)
+        return settings.env_list(settings.HUB_ANALYTICS_GROUPS)
 
     def _grants(self, resource: str) -> tuple[str, list[str]] | None:
         if resource == "scout:publish":

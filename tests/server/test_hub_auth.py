@@ -9,6 +9,7 @@ import pytest
 from jupyterhub.singleuser.extension import JupyterHubUser
 
 from scout_jupyter import settings
+from scout_jupyter.errors import ConfigError
 from scout_jupyter.server.hub import (ScoutHubAuthorizer, ScoutHubIdentityProvider, hub_service_config,
                                       running_as_hub_service)
 
@@ -76,8 +77,9 @@ def test_the_service_configures_itself_from_the_hubs_variables(monkeypatch):
     assert config["identity_provider_class"] is ScoutHubIdentityProvider
     assert config["authorizer_class"] is ScoutHubAuthorizer
     assert config["jpserver_extensions"] == {"scout_jupyter": True}  # no Lab, no terminals in the service
-    with pytest.raises(ValueError, match="JUPYTERHUB_SERVICE_URL"):
+    with pytest.raises(ConfigError, match="JUPYTERHUB_SERVICE_URL must be http://host:port") as caught:
         hub_service_config({**SERVICE_ENV, "JUPYTERHUB_SERVICE_URL": "unix:/run/scout.sock"})
+    assert "\n" not in caught.value.message
     for name, value in SERVICE_ENV.items():
         monkeypatch.setenv(name, value)
     assert settings.running_as_hub_service()
@@ -98,3 +100,15 @@ def test_a_hub_user_server_relays_to_the_service_and_opens_no_store(monkeypatch)
         monkeypatch.setenv(name, value)
     extension = ScoutExtension()
     assert extension.hub_service and extension.service_url == ""  # the service itself
+
+
+def test_a_bad_service_url_stops_jupyter_scout_with_one_line(monkeypatch):
+    from scout_jupyter.server import app
+
+    for name, value in {**SERVICE_ENV, "JUPYTERHUB_SERVICE_URL": "https://127.0.0.1:10101"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(app.ScoutExtension, "serverapp_config", {})
+    with pytest.raises(SystemExit) as caught:
+        app.main([])
+    assert str(caught.value) == ("jupyter scout: JUPYTERHUB_SERVICE_URL must be http://host:port (the service's "
+                                 "\"url\" in c.JupyterHub.services), got 'https://127.0.0.1:10101'")
