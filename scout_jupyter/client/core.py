@@ -27,7 +27,7 @@ from ..schema import TableSchema
 from ..storage.retry import RetryPolicy
 from ..ttl import check_ttl
 from . import frames
-from .download import Downloader
+from .download import BytesFn, Downloader, report_bytes
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
 from .manifests import ManifestState, OfflineWarning
 from .transport import Grant
@@ -145,18 +145,19 @@ class Client:
 
     # --- loading ------------------------------------------------------------------------------
     def load(self, dataset_id: str, columns: Sequence[str] | None = None, limit: int | None = None,
-             date: str | None = None, verify: str = "size") -> pd.DataFrame:
+             date: str | None = None, verify: str = "size", on_bytes: BytesFn | None = None) -> pd.DataFrame:
         """The dataset as a DataFrame with the manifest schema's dtypes and provenance in
         ``df.attrs["scout"]``. ``columns``/``limit`` read only what they need; ``date`` loads
-        the version of that day."""
+        the version of that day. ``on_bytes(done, total)`` follows a download (a widget's bar)."""
         if verify not in VERIFY_MODES:
             raise ConfigError(f"verify must be one of {', '.join(VERIFY_MODES)}, got {verify!r}")
         frames.check_limit(limit)
-        try:
-            return self._load_once(dataset_id, columns, limit, date, verify)
-        except _StaleManifest:
-            self.manifest(refresh=True)
-            return self._load_once(dataset_id, columns, limit, date, verify)
+        with report_bytes(on_bytes):
+            try:
+                return self._load_once(dataset_id, columns, limit, date, verify)
+            except _StaleManifest:
+                self.manifest(refresh=True)
+                return self._load_once(dataset_id, columns, limit, date, verify)
 
     def _load_once(self, dataset_id: str, columns: Any, limit: int | None, date: str | None,
                    verify: str) -> pd.DataFrame:
@@ -361,6 +362,16 @@ class Client:
             raise ConfigError("Access analytics come from the Jupyter server's access log: "
                               "connect through the server (SCOUT_API_URL)")
         return pd.DataFrame(self.transport.analytics(days))
+
+    def access_report(self, days: int = 7) -> dict[str, Any]:
+        """The whole analytics answer: ``rows`` (per day and dataset) plus ``outcomes`` (per day:
+        ok / denied / rate_limited / error), ``top_users`` and ``durations`` (p50/p95 per dataset)."""
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError(f"days must be a positive whole number, got {days!r}")
+        if self.mode == "direct":
+            raise ConfigError("Access analytics come from the Jupyter server's access log: "
+                              "connect through the server (SCOUT_API_URL)")
+        return self.transport.analytics_report(days)
 
     def browse(self) -> pd.DataFrame:
         """The catalogue with freshness (the notebook widgets render it richer)."""

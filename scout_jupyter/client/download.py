@@ -9,6 +9,7 @@ leaves nothing cached. Transient faults retry the whole download; a signed URL r
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,6 +24,20 @@ from .transport import BodyInterrupted, Grant, SignatureRejected
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 #: sign again this long before a URL's expiry rather than use it
 EXPIRY_MARGIN = timedelta(seconds=5)
+#: ``(bytes_done, bytes_total)`` after each chunk of a download
+BytesFn = Callable[[int, int], None]
+_listener: ContextVar[BytesFn | None] = ContextVar("scout_download_listener", default=None)
+
+
+@contextlib.contextmanager
+def report_bytes(on_bytes: BytesFn | None) -> Iterator[None]:
+    """Within the block, downloads in this thread report their progress to ``on_bytes``
+    (a widget's progress bar) instead of a console bar."""
+    token = _listener.set(on_bytes)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 class _CutShort(HttpTransient):
@@ -76,6 +91,9 @@ class Downloader:
         return _CutShort(error.message, error)
 
     def _bar(self, grant: Grant, label: str) -> contextlib.AbstractContextManager:
+        listener = _listener.get()
+        if listener is not None:
+            return contextlib.nullcontext(_CallbackBar(listener))
         show = self.progress if self.progress is not None else grant.size_bytes >= PROGRESS_MIN_BYTES
         if not show:
             return contextlib.nullcontext(_NoBar())
@@ -110,6 +128,21 @@ class _GrantState:
         if fresh.sha256 != self.grant.sha256:
             raise StorageError(f"{self.grant.dataset_id} was republished during the download; load it again")
         self.grant = fresh
+
+
+class _CallbackBar:
+    """A progress bar that is a function: ``fn(done, total)``."""
+
+    def __init__(self, fn: BytesFn):
+        self.fn, self.done, self.total = fn, 0, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.fn(self.done, self.total)
+
+    def reset(self, total: int | None = None) -> None:
+        self.done, self.total = 0, int(total or 0)
+        self.fn(0, self.total)
 
 
 class _NoBar:

@@ -131,11 +131,16 @@ class ProxyTransport:
         return self.api.json("GET", f"jobs/{job_id}", what=f"job {job_id}")
 
     def analytics(self, days: int) -> list[dict]:
+        return self.analytics_report(days)["rows"]
+
+    def analytics_report(self, days: int) -> dict[str, Any]:
+        """The analytics answer with ``rows`` always present (older servers answer a bare list)."""
         obj = self.api.json("GET", "access/analytics", params={"days": str(int(days))}, what="analytics")
-        rows = obj.get("rows", obj.get("analytics", [])) if isinstance(obj, dict) else obj
-        if not isinstance(rows, list):
+        report = dict(obj) if isinstance(obj, dict) else {"rows": obj}
+        report["rows"] = report.get("rows", report.get("analytics", []))
+        if not isinstance(report["rows"], list):
             raise StorageError("Unexpected access analytics answer from the Scout server")
-        return rows
+        return report
 
     def close(self) -> None:
         self.api.close()

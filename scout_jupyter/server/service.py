@@ -21,6 +21,7 @@ from ..manifest import DATE_RE, DatasetEntry, validate_dataset_id
 from ..storage.base import SignedURL, Storage
 from ..storage.local import LocalStorage
 from ..ttl import DEFAULT_TTL, HARD_MAX_TTL, check_ttl
+from .access_stats import access_breakdown
 from .accesslog import AccessLog
 from .jobs import Job, JobRunner
 from .manifests import CachedManifest, ManifestCache, run_blocking
@@ -208,7 +209,8 @@ class ScoutService:
         count = parse_days(days)
         since = self.clock.now().date() - timedelta(days=count - 1)
         rows = await run_blocking(self.access_log.analytics, since)
-        return {"days": count, "since": since.isoformat(), "rows": rows}
+        breakdown = await run_blocking(access_breakdown, self.access_log, since)
+        return {"days": count, "since": since.isoformat(), "rows": rows, **breakdown}
 
     def publish_finished(self) -> None:
         """A publish changed the store: serve its manifest from the next request on."""

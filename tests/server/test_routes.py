@@ -169,6 +169,12 @@ async def test_access_analytics(jp_fetch, fake_clock):
     rows = [(r["access_date"], r["dataset_id"], r["total_requests"], r["success_rate_percent"]) for r in body["rows"]]
     assert rows == [("2024-08-11", "gold/txn_daily", 1, 100.0), ("2024-08-10", "gold/nope", 1, 0.0),
                     ("2024-08-10", "gold/product_mix", 1, 100.0), ("2024-08-10", "gold/txn_daily", 1, 100.0)]
+    # the dashboard's breakdown counts the same rows
+    assert sum(o["requests"] for o in body["outcomes"]) == sum(r["total_requests"] for r in body["rows"]) == 4
+    assert {(o["outcome"], o["requests"]) for o in body["outcomes"] if o["access_date"] == "2024-08-10"} == {
+        ("ok", 2), ("error", 1)}
+    assert sum(u["requests"] for u in body["top_users"]) == 4
+    assert {d["dataset_id"] for d in body["durations"]} == {"gold/txn_daily", "gold/product_mix", "gold/nope"}
     one_day = await fetch_json(jp_fetch, "scout", "api", "access", "analytics", params={"days": "1"})
     assert [r["access_date"] for r in one_day["rows"]] == ["2024-08-11"]
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "access", "analytics", params={"days": "0"})
