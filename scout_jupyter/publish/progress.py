@@ -65,13 +65,15 @@ def fanout(*callbacks: ProgressCallback | None) -> ProgressCallback:
 
 class ProgressTracker:
     """Folds events into a job status: per dataset ``{id, step, state, bytes_uploaded, error}``
-    with state ``queued|running|succeeded|failed``, and an overall ``progress`` in 0..1.
+    with state ``queued|running|succeeded|failed`` (plus ``bytes_total``, the file's size once
+    known, and ``unchanged``, true when the store already had the same bytes), and an overall
+    ``progress`` in 0..1.
     Thread-safe: the publisher emits from its thread, a server handler reads from another."""
 
     def __init__(self, dataset_ids: Iterable[str]):
         self._lock = threading.Lock()
         self._rows: dict[str, dict[str, Any]] = {
-            i: {"id": i, "step": None, "state": "queued", "bytes_uploaded": 0, "error": None} for i in dataset_ids}
+            i: _new_row(i) for i in dataset_ids}
         self._units: dict[str, float] = dict.fromkeys(self._rows, 0.0)
         self._manifest_done = False
 
@@ -80,8 +82,7 @@ class ProgressTracker:
             if event.dataset is None:
                 self._manifest_done = event.finished or self._manifest_done
                 return
-            row = self._rows.setdefault(event.dataset, {"id": event.dataset, "step": None, "state": "queued",
-                                                        "bytes_uploaded": 0, "error": None})
+            row = self._rows.setdefault(event.dataset, _new_row(event.dataset))
             self._units.setdefault(event.dataset, 0.0)
             row["step"] = event.step
             if event.state == "failed":
@@ -90,6 +91,10 @@ class ProgressTracker:
                 row["state"] = "running"
             if event.step == "upload" and event.state in ("progress", "done"):
                 row["bytes_uploaded"] = max(row["bytes_uploaded"], event.bytes_done)
+            if event.step == "upload" and event.bytes_total:
+                row["bytes_total"] = event.bytes_total
+            if event.step == "upload" and event.state == "skipped":
+                row["unchanged"] = True
             self._units[event.dataset] = max(self._units[event.dataset], _units(event))
             if event.step == "verify" and event.state in ("done", "skipped") and row["state"] != "failed":
                 row["state"] = "succeeded"
@@ -106,6 +111,11 @@ class ProgressTracker:
                        for i, u in self._units.items())
             total = 3 * len(self._units) + 1
             return round(min(1.0, (done + (1 if self._manifest_done else 0)) / total), 4)
+
+
+def _new_row(dataset_id: str) -> dict[str, Any]:
+    return {"id": dataset_id, "step": None, "state": "queued", "bytes_uploaded": 0, "bytes_total": None,
+            "unchanged": False, "error": None}
 
 
 def _units(event: ProgressEvent) -> float:

@@ -60,7 +60,7 @@ def test_job_runs_in_a_thread_with_progress_and_one_at_a_time(fake_clock):
     assert done["finished_at"] == "2024-08-10T02:15:30.000Z"
     rows = {d["id"]: d for d in done["datasets"]}
     assert rows["gold/a"] == {"id": "gold/a", "step": "verify", "state": "succeeded", "bytes_uploaded": 10,
-                              "error": None}
+                              "bytes_total": 10, "unchanged": False, "error": None}
     assert rows["gold/b"]["state"] == "failed" and rows["gold/b"]["error"] == "query failed"
     assert finished == [job]
     second = runner.submit(["gold/a"])  # the first is done: a new one may start
@@ -145,3 +145,13 @@ def test_without_a_config_the_demo_warehouse_is_published(tmp_path, fake_clock):
     missing = ConfiguredPublisher(None, storage, clock=fake_clock, demo_warehouse=tmp_path / "none.sqlite")
     with pytest.raises(ConfigError, match="no demo warehouse at .*none.sqlite.*scout demo"):
         missing.plan(None)
+
+
+def test_tracker_marks_unchanged_datasets_and_their_size():
+    from scout_jupyter.publish import ProgressTracker
+
+    tracker = ProgressTracker(["gold/a"])
+    tracker(ProgressEvent("gold/a", "upload", "skipped", 0, 42))
+    tracker(ProgressEvent("gold/a", "verify", "skipped"))
+    (row,) = tracker.datasets()
+    assert (row["state"], row["unchanged"], row["bytes_total"], row["bytes_uploaded"]) == ("succeeded", True, 42, 0)

@@ -141,7 +141,7 @@ async def test_publish_job_and_status(jp_fetch, scout_config, scout_ext, access_
     status = await fetch_json(jp_fetch, "scout", "api", "jobs", job_id)
     assert status["state"] == "succeeded" and status["progress"] == 1.0
     assert status["datasets"] == [{"id": "gold/txn_daily", "step": "verify", "state": "succeeded",
-                                   "bytes_uploaded": 7, "error": None}]
+                                   "bytes_uploaded": 7, "bytes_total": 7, "unchanged": False, "error": None}]
     assert set(status) == {"job_id", "state", "progress", "datasets", "started_at", "finished_at"}
     assert scout_config["publisher"].calls == [["gold/txn_daily"]]
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "jobs", "nope")
