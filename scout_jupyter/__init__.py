@@ -11,11 +11,17 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "datasets", "load", "load_raw", "signed_url", "publish", "analytics", "browse",
-           "__version__"]
+__all__ = ["connect", "datasets", "load", "load_raw", "signed_url", "publish", "analytics", "browse", "dashboard",
+           "job", "__version__"]
+#: served by the notebook widgets (``scout_jupyter.widgets``); the rest by the client
+_WIDGETS = ("browse", "dashboard", "job")
 
 
 def __getattr__(name: str) -> Any:
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
     if name in __all__:
         from . import client
 

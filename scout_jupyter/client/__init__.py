@@ -37,8 +37,8 @@ from .http import HttpApi
 from .jobs import JobStatus, ProgressFn
 from .transport import DirectTransport, ProxyTransport
 
-__all__ = ["Client", "JobStatus", "OfflineWarning", "analytics", "browse", "connect", "datasets", "load",
-           "load_raw", "publish", "signed_url"]
+__all__ = ["Client", "JobStatus", "OfflineWarning", "access_report", "analytics", "browse", "connect", "datasets",
+           "job", "load", "load_raw", "publish", "signed_url"]
 
 log = logging.getLogger(__name__)
 _default: Client | None = None
@@ -129,5 +129,15 @@ def analytics(days: int = 7) -> pd.DataFrame:
 
 
 def browse() -> pd.DataFrame:
-    """The dataset catalogue with freshness."""
+    """The dataset catalogue with freshness, as data (``scout_jupyter.browse()`` is the widget)."""
     return default_client().browse()
+
+
+def access_report(days: int = 7) -> dict:
+    """The analytics answer with its breakdown (what ``scout_jupyter.dashboard()`` draws)."""
+    return default_client().access_report(days)
+
+
+def job(job_id: str) -> JobStatus:
+    """A publish job's status, as data (``scout_jupyter.job()`` is the live panel)."""
+    return default_client().job(job_id)

@@ -3,6 +3,7 @@ polling loop. In direct mode the publisher runs in-process and reports the same 
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -48,6 +49,42 @@ class JobStatus:
     def failures(self) -> list[str]:
         return [f"{d.get('id')}: {d.get('error')}" for d in self.datasets if d.get("state") == "failed"]
 
+    def outcomes(self) -> dict[str, list[str]]:
+        """Dataset ids by outcome: ``uploaded``, ``unchanged``, ``failed``, ``pending`` (not done yet)."""
+        found: dict[str, list[str]] = {"uploaded": [], "unchanged": [], "failed": [], "pending": []}
+        for row in self.datasets:
+            state = row.get("state")
+            kind = ("failed" if state == "failed" else "pending" if state != "succeeded"
+                    else "unchanged" if row.get("unchanged") else "uploaded")
+            found[kind].append(str(row.get("id")))
+        return found
+
+    def __repr__(self) -> str:
+        """Readable in a REPL: the one-line summary, then one line per dataset."""
+        lines = [f"<JobStatus {self.summary()}>"]
+        width = max([len(str(d.get("id"))) for d in self.datasets] or [0])
+        for row in self.datasets:
+            step = row.get("step") or "-"
+            extra = f"  {row['error']}" if row.get("error") else ("  unchanged" if row.get("unchanged") else "")
+            lines.append(f"  {str(row.get('id')).ljust(width)}  {str(row.get('state')).ljust(9)}  "
+                         f"{step.ljust(8)}  {_bytes(row.get('bytes_uploaded'))}{extra}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """A small table; ids and error texts are escaped (they are data, not markup)."""
+        esc = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+        rows = "".join(
+            f"<tr><td><code>{esc(d.get('id'))}</code></td><td>{esc(d.get('step') or '-')}</td>"
+            f"<td>{esc(d.get('state'))}{' (unchanged)' if d.get('unchanged') else ''}</td>"
+            f"<td style=\"text-align:right\">{esc(_bytes(d.get('bytes_uploaded')))}</td>"
+            f"<td>{esc(d.get('error') or '')}</td></tr>" for d in self.datasets)
+        times = " · ".join(f"{label} {esc(value)}" for label, value in
+                           (("started", self.started_at), ("finished", self.finished_at)) if value)
+        error = f"<p>{esc(self.error)}</p>" if self.error else ""
+        return (f"<div><b>Publish job <code>{esc(self.job_id)}</code>: {esc(self.state)} ({self.progress:.0%})</b>"
+                f"{' · ' + times if times else ''}{error}<table><thead><tr><th>dataset</th><th>step</th>"
+                f"<th>state</th><th>bytes uploaded</th><th>error</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
     def summary(self) -> str:
         """One line for people: state, progress, and per-dataset counts."""
         counts: dict[str, int] = {}
@@ -57,6 +94,17 @@ class JobStatus:
         text = f"publish {self.job_id}: {self.state} ({self.progress:.0%})" + (f"; {parts}" if parts else "")
         problems = self.failures() or ([self.error] if self.error else [])
         return text + (f"; {problems[0]}" if problems else "")
+
+
+def _bytes(size: Any) -> str:
+    if not isinstance(size, (int, float)):
+        return "-"
+    value, unit = float(size), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def wait_for_job(fetch: Callable[[], JobStatus], *, sleep: Callable[[float], None], interval: float = 1.0,

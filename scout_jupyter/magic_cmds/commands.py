@@ -25,7 +25,7 @@ def load(ctx: Context, args: Any) -> Any:
     frame = ctx.client.load(args.dataset, columns=args.columns, limit=args.limit, date=args.date,
                             verify=args.verify)
     ctx.shell.user_ns[name] = frame
-    render.say(render.loaded(name, frame))
+    render.after_load(name, frame, ctx.client)
     return frame
 
 
@@ -46,23 +46,20 @@ def url(ctx: Context, args: Any) -> str:
 
 
 def browse(ctx: Context, args: Any) -> Any:
-    return render.catalogue(ctx.client.browse())
+    return render.browser(ctx.client)
 
 
 def status(ctx: Context, args: Any) -> Any:
-    return render.status(ctx.client.status())
+    return render.status(ctx.client)
 
 
-def publish(ctx: Context, args: Any) -> None:
-    """Prints each new job status (one line) until the job ends."""
-    final = ctx.client.publish(args.datasets or None, wait=not args.no_wait,
-                               on_progress=lambda status: render.say(status.summary()))
-    if args.no_wait:
-        render.say(final.summary())
+def publish(ctx: Context, args: Any) -> Any:
+    """The live publish panel in a notebook; one line per job status in a terminal."""
+    return render.publish(ctx.client, args.datasets or None, wait=not args.no_wait)
 
 
 def analytics(ctx: Context, args: Any) -> Any:
-    return render.analytics(ctx.client.analytics(args.days))
+    return render.analytics(ctx.client, args.days)
 
 
 COMMANDS: dict[str, Callable[[Context, Any], Any]] = {

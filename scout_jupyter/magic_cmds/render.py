@@ -1,28 +1,100 @@
-"""How ``%scout`` shows things: the one thin place the notebook widgets will take over.
+"""How ``%scout`` shows things: the one place that chooses between the notebook widgets and text.
 
-For now catalogue views are DataFrames (the notebook renders them as tables, freshness column
-included), and text goes to stdout; errors are one line on stderr.
+In a kernel (a live front end, or nbconvert executing a notebook) catalogue views are the
+widgets of :mod:`scout_jupyter.widgets` (which carry static HTML/text fallbacks themselves); in
+a terminal IPython they are DataFrames and text lines. Errors are one line on stderr.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
 
+def live_frontend() -> bool:
+    """Whether output goes to a Jupyter front end (a kernel), where widgets can render."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def show(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
 def catalogue(frame: pd.DataFrame) -> pd.DataFrame:
-    """``browse``/``ls``: the catalogue table."""
+    """``ls``: the catalogue table."""
     return frame.reset_index(drop=True)
 
 
-def status(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.reset_index(drop=True)
+def browser(client: Any) -> Any:
+    """``browse``: the DatasetBrowser in a notebook, the catalogue table in a terminal."""
+    if live_frontend():
+        from ..widgets import DatasetBrowser
+
+        return DatasetBrowser(client)
+    return catalogue(client.browse())
 
 
-def analytics(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.reset_index(drop=True)
+def status(client: Any) -> Any:
+    """``status``: freshness badges and cache marks in a notebook, a table in a terminal."""
+    if live_frontend():
+        from ..widgets import StatusView
+
+        return StatusView(client)
+    return client.status().reset_index(drop=True)
+
+
+def analytics(client: Any, days: int) -> Any:
+    """``analytics``: the plotly dashboard in a notebook, the analytics rows in a terminal."""
+    if live_frontend():
+        from ..widgets import AccessDashboard
+
+        return AccessDashboard(client, days=days)
+    return client.analytics(days).reset_index(drop=True)
+
+
+def publish(client: Any, datasets: Sequence[str] | None, *, wait: bool) -> Any:
+    """``publish``: in a notebook, the live PublishPanel (with ids it starts at once and the cell
+    follows the job to its end; without, a checklist and Start); in a terminal, one line per
+    new job status."""
+    if live_frontend():
+        from ..widgets import PublishPanel
+
+        panel = PublishPanel(client, datasets=datasets)
+        if not datasets:
+            return panel
+        show(panel)
+        if wait:
+            panel.start(datasets)
+        else:
+            panel.start_in_background(datasets)
+        return None
+    final = client.publish(datasets or None, wait=wait, on_progress=lambda s: say(s.summary()))
+    if not wait:
+        say(final.summary())
+    return None
+
+
+def after_load(name: str, frame: pd.DataFrame, client: Any) -> None:
+    """``load``: the one summary line; in a notebook, the dataset's freshness badge beside it."""
+    say(loaded(name, frame))
+    if live_frontend():
+        from ..widgets import FreshnessBadge
+
+        meta = frame.attrs.get("scout", {})
+        try:
+            entry = client.entry(meta["id"])
+        except Exception:  # noqa: BLE001 - the badge is a nicety; the load itself succeeded
+            return
+        show(FreshnessBadge.of(entry.last_modified, entry.update_frequency, client.clock.now()))
 
 
 def info(details: dict[str, Any]) -> str:

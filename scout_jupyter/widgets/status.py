@@ -1,0 +1,45 @@
+"""StatusView (``%scout status``): every dataset's freshness badge and local cache state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from . import format as fmt
+from .badge import FreshnessBadge
+from .static import StaticRepr
+
+
+class StatusView(StaticRepr, widgets.GridBox):
+    HEADERS = ("Dataset", "Date", "Modified", "Cached", "Freshness")
+
+    def __init__(self, client: Any = None, **kwargs: Any):
+        if client is None:
+            from ..client import default_client
+
+            client = default_client()
+        table = client.status()
+        now = client.clock.now()
+        self.records = table.to_dict("records")
+        cells: list[widgets.Widget] = [widgets.HTML(f"<b>{fmt.text(h)}</b>") for h in self.HEADERS]
+        self.badges: dict[str, FreshnessBadge] = {}
+        for r in self.records:
+            badge = FreshnessBadge.of(r["last_modified"], r["update_frequency"], now)
+            self.badges[r["id"]] = badge
+            modified = widgets.Label(fmt.age(r["last_modified"], now), tooltip=fmt.absolute(r["last_modified"]))
+            cells += [widgets.Label(r["id"]), widgets.Label(r["date"]), modified,
+                      widgets.Label("● cached" if r["cached"] else "—"), badge]
+        super().__init__(cells, layout=widgets.Layout(grid_template_columns="auto auto auto auto 1fr",
+                                                      grid_gap="2px 18px", align_items="center"), **kwargs)
+        self.now = now
+
+    def static_html(self) -> str:
+        return fmt.html_table(self.HEADERS, [
+            [r["id"], r["date"], fmt.age(r["last_modified"], self.now), "yes" if r["cached"] else "",
+             self.badges[r["id"]].static_html()] for r in self.records], raw_columns=(4,))
+
+    def static_text(self) -> str:
+        return fmt.text_table(self.HEADERS, [
+            [r["id"], r["date"], fmt.age(r["last_modified"], self.now), "yes" if r["cached"] else "",
+             self.badges[r["id"]].static_text()] for r in self.records], max_width=60)
