@@ -23,10 +23,12 @@ def live_frontend() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def show(obj: Any) -> None:
+def show(obj: Any, *, updatable: bool = False) -> Any:
+    """Display ``obj``; with ``updatable``, return the handle whose ``update(obj)`` refreshes
+    the output's static fallback (what an exported notebook keeps)."""
     from IPython.display import display
 
-    display(obj)
+    return display(obj, display_id=True) if updatable else display(obj)
 
 
 def catalogue(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,11 +73,13 @@ def publish(client: Any, datasets: Sequence[str] | None, *, wait: bool) -> Any:
         panel = PublishPanel(client, datasets=datasets)
         if not datasets:
             return panel
-        show(panel)
-        if wait:
-            panel.start(datasets)
-        else:
+        handle = show(panel, updatable=True)
+        if not wait:
             panel.start_in_background(datasets)
+            return None
+        panel.start(datasets)
+        if handle is not None:
+            handle.update(panel)  # the final rows and summary in the saved output too
         return None
     final = client.publish(datasets or None, wait=wait, on_progress=lambda s: say(s.summary()))
     if not wait:

@@ -189,3 +189,47 @@ def test_dashboard_traces_count_what_the_access_log_holds(client, demo_server):
     dashboard.days.value = 1  # the days selector, as the view sets it
     assert dashboard.report["days"] == 1 and "last 1 day" in dashboard.figure.layout.title.text
     assert "requests" in dashboard.status.value and "requests" in dashboard.static_text()
+
+
+def run_collecting(kernel, code: str, timeout: float = DEADLINE) -> dict:
+    """Execute in a real kernel; returns stdout/stderr text and every rich output's mime types."""
+    out: dict = {"stdout": "", "stderr": "", "outputs": [], "error": ""}
+
+    def collect(msg: dict) -> None:
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "stream":
+            out[content["name"]] += content["text"]
+        elif kind in ("execute_result", "display_data", "update_display_data"):
+            out["outputs"].append(content["data"])
+        elif kind == "error":
+            out["error"] += f"{content['ename']}: {content['evalue']}"
+
+    kernel.client.execute_interactive(code, output_hook=collect, timeout=timeout)
+    return out
+
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_magic_renders_through_the_widgets_in_a_kernel(demo_server):
+    kernel = demo_server.start_kernel()
+    try:
+        out = run_collecting(kernel, "%load_ext scout_jupyter\n%scout browse")
+        assert not out["error"] and WIDGET in out["outputs"][-1], out
+        assert "gold/txn_daily" in out["outputs"][-1]["text/html"]
+        out = run_collecting(kernel, "%scout status")
+        assert WIDGET in out["outputs"][-1] and "scout-badge--" in out["outputs"][-1]["text/html"]
+        out = run_collecting(kernel, "%scout load platinum/store_perf --as perf")
+        assert "perf = platinum/store_perf" in out["stdout"]
+        assert any(WIDGET in o and "scout-badge" in o["text/html"] for o in out["outputs"])  # the badge after it
+        out = run_collecting(kernel, "%scout publish gold/demographics")
+        panel = [o for o in out["outputs"] if WIDGET in o]
+        assert panel and not out["stderr"], out
+        assert panel[-1]["text/plain"].splitlines()[-1].startswith("Published: ")  # the final state, kept
+        out = run_collecting(kernel, "%scout analytics --days 3")
+        assert WIDGET in out["outputs"][-1] and "requests" in out["outputs"][-1]["text/plain"]
+        out = run_collecting(kernel, "import scout_jupyter as scout\ntype(scout.browse()).__name__, "
+                                     "type(scout.dashboard(days=2)).__name__")
+        assert "('DatasetBrowser', 'AccessDashboard')" in out["outputs"][-1]["text/plain"]
+    finally:
+        kernel.shutdown()
