@@ -5,14 +5,14 @@
 
 const COLUMNS = [
   { key: "id", label: "Dataset", sort: "id" },
-  { key: "description", label: "Description", sort: "description" },
+  { key: "description", label: "Description", sort: "description", cls: "scout-col-desc" },
   { key: "date", label: "Date", sort: "date" },
   { key: "rows", label: "Rows", sort: "rows", num: true },
   { key: "size", label: "Size", sort: "size", num: true },
-  { key: "schema_version", label: "Schema", sort: "schema_version" },
-  { key: "modified", label: "Modified", sort: "modified" },
-  { key: "cached", label: "Cached", sort: "cached" },
-  { key: "freshness", label: "Freshness", sort: "freshness_rank" },
+  { key: "schema_version", label: "Schema", sort: "schema_version", cls: "scout-col-schema" },
+  { key: "cached", label: "Cached", sort: "cached", title: "Sort by cached locally" },
+  { key: "freshness", label: "Freshness · modified", sort: "freshness_rank", title: "Sort by freshness" },
+  { key: "modified", label: "", sort: "modified", hidden: true },
   { key: "actions", label: "", sort: null },
 ];
 const ICONS = { fresh: "✓", stale: "◔", overdue: "!", unknown: "?" };
@@ -91,8 +91,9 @@ function render({ model, el }) {
   const headRow = h("tr");
   const heads = {};
   for (const col of COLUMNS) {
-    const th = h("th", col.num ? "scout-num" : "", col.label);
-    if (col.sort) { th.dataset.sort = col.sort; th.title = `Sort by ${col.label.toLowerCase()}`; }
+    if (col.hidden) continue;
+    const th = h("th", [col.num ? "scout-num" : "", col.cls || ""].join(" ").trim(), col.label);
+    if (col.sort) { th.dataset.sort = col.sort; th.title = col.title || `Sort by ${col.label.toLowerCase()}`; }
     else th.classList.add("scout-nosort");
     heads[col.sort] = th;
     headRow.append(th);
@@ -114,26 +115,23 @@ function render({ model, el }) {
     const chip = h("span", `scout-layer scout-layer--${row.layer}`, row.layer);
     idCell.append(chip, h("span", "scout-id", row.name));
     idCell.title = row.id;
-    const desc = h("td", "scout-desc", row.description);
-    desc.title = row.description;
+    const desc = h("td", "scout-desc scout-col-desc", row.description);
+    desc.title = `${row.description}\n(click for the full text and more actions)`;
     desc.dataset.action = "expand";
-    const modified = h("td", null, row.modified_text);
-    modified.title = row.modified_title;
-    const cached = h("td", row.cached ? "scout-cached" : "scout-muted", row.cached ? "● cached" : "—");
-    cached.title = row.cached ? "In the local cache: loads without the network" : "Not cached yet";
+    const cached = h("td", "scout-cachedcell");
     const fresh = h("td");
     fresh.append(badge(row.freshness, row.freshness_words, `last modified ${row.modified_title}`));
     const actions = h("td");
     const box = h("div", "scout-actions");
     box.append(button("Load", "load", `Load into a variable (${row.name})`, true),
-               button("Preview", "preview", "First 20 rows and the schema"),
-               button("Copy code", "copy_code", `%scout load ${row.id}`),
-               button("Copy URL", "copy_url", "A signed download URL, valid one hour"));
+               button("⋯", "expand", "Preview, copy code, copy URL, load under another name"));
     actions.append(box);
     tr.append(idCell, desc, h("td", null, row.date), h("td", "scout-num", row.rows_text),
-              h("td", "scout-num", row.size_text), h("td", null, row.schema_version), modified, cached, fresh,
+              h("td", "scout-num", row.size_text), h("td", "scout-col-schema", row.schema_version), cached, fresh,
               actions);
-    return { row, tr, detail: null, parts: null, cachedCell: cached };
+    const entry = { row, tr, detail: null, parts: null, cachedCell: cached };
+    setCached(entry);
+    return entry;
   }
 
   function ensureDetail(entry) {
@@ -141,15 +139,21 @@ function render({ model, el }) {
     const detail = h("tr", "scout-detail");
     detail.dataset.id = entry.row.id;
     const td = h("td");
-    td.colSpan = COLUMNS.length;
+    td.colSpan = COLUMNS.filter((c) => !c.hidden).length;
     const desc = h("p", "scout-detail-desc", entry.row.description);
     const nameLine = h("div", "scout-line");
     const nameInput = h("input");
     nameInput.type = "text";
     nameInput.value = entry.row.name;
     nameInput.setAttribute("aria-label", "Variable name");
-    nameLine.append(h("span", "scout-muted", `${entry.row.id} → load as`), nameInput,
-                    button("Load", "load", "Load into this variable", true));
+    nameLine.append(h("span", "scout-muted", "Load as"), nameInput,
+                    button("Load", "load", "Load into this variable", true),
+                    h("span", "scout-sep"),
+                    button("Preview", "preview", "First 20 rows and the typed schema"),
+                    button("Copy code", "copy_code", `Copy %scout load ${entry.row.id}`),
+                    button("Copy URL", "copy_url", "Copy a signed download URL, valid one hour"),
+                    h("span", "scout-muted", `${entry.row.id} · schema ${entry.row.schema_version} · ` +
+                      `modified ${entry.row.modified_title}`));
     const progress = h("progress", "scout-progress");
     progress.hidden = true;
     const status = h("div", "scout-line");
@@ -172,8 +176,8 @@ function render({ model, el }) {
 
   function setCached(entry) {
     const c = entry.row.cached;
-    entry.cachedCell.className = c ? "scout-cached" : "scout-muted";
-    entry.cachedCell.textContent = c ? "● cached" : "—";
+    entry.cachedCell.className = c ? "scout-cachedcell scout-cached" : "scout-cachedcell scout-muted";
+    entry.cachedCell.textContent = c ? "● yes" : "—";
     entry.cachedCell.title = c ? "In the local cache: loads without the network" : "Not cached yet";
   }
 
@@ -322,8 +326,10 @@ function render({ model, el }) {
     const entry = byId.get(id);
     if (!entry) return;
     if (action === "expand") {
-      const parts = ensureDetail(entry);
-      if (parts) entry.detail.hidden = false;
+      const fresh = !entry.detail;
+      ensureDetail(entry);
+      if (!fresh && target.tagName === "BUTTON") entry.detail.hidden = !entry.detail.hidden;  // ⋯ toggles
+      else entry.detail.hidden = false;
       return;
     }
     if (action === "load") {

@@ -56,8 +56,9 @@ class AccessDashboard(StaticRepr, widgets.VBox):
         draw(self.figure, self.report, self.days.value)
         total = sum(r["total_requests"] for r in self.report["rows"])
         users = len(self.report.get("top_users", []))
-        self.status.value = (f"{total:,} requests · {len(datasets_of(self.report))} datasets · "
-                             f"{users}{'+' if users >= 10 else ''} users · since {self.report.get('since', '?')}")
+        self.status.value = (f"{fmt.plural(total, 'request')} · {fmt.plural(len(datasets_of(self.report)), 'dataset')}"
+                             f" · {fmt.plural(users, 'user')}{' (top 10 shown)' if users >= 10 else ''}"
+                             f" · since {self.report.get('since', '?')}")
 
     def static_html(self) -> str:
         per_dataset = totals_by_dataset(self.report)
@@ -153,5 +154,7 @@ def draw(fig: go.FigureWidget, report: dict[str, Any], days: int) -> None:
         fig.update_xaxes(type="category", row=1)
         fig.update_xaxes(type="category", row=2, col=1)
         fig.update_xaxes(type="category", row=3)
-        fig.update_yaxes(title_text="bytes", row=2, col=1)
+        fig.update_yaxes(rangemode="tozero")
+        fig.update_xaxes(rangemode="tozero", row=2, col=2)
+        fig.update_yaxes(title_text="bytes", ticksuffix="B", tickformat="~s", row=2, col=1)
         fig.update_yaxes(title_text="ms", row=3, col=1)

@@ -51,6 +51,11 @@ def human_count(count: int | float | None) -> str:
     return f"{int(count):,}"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 request``, ``3 requests``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 def human_duration(seconds: float) -> str:
     """``0.42 s``, ``12 s``, ``3 min 5 s``."""
     if seconds < 10:
