@@ -15,6 +15,7 @@ const COLUMNS = [
   { key: "modified", label: "", sort: "modified", hidden: true },
   { key: "actions", label: "", sort: null },
 ];
+const PAGE = 60;  // rows put in the DOM at a time; scrolling adds more
 const ICONS = { fresh: "✓", stale: "◔", overdue: "!", unknown: "?" };
 const ATTENTION = new Set(["stale", "overdue", "unknown"]);
 
@@ -104,9 +105,15 @@ function render({ model, el }) {
   scroll.append(table);
   el.append(toolbar, banner, scroll);
 
-  let entries = [];          // {row, tr, detail, parts}
+  let entries = [];          // every dataset: {row, tr, detail, parts, open}; DOM built on first show
+  let shownList = [];        // the filtered, sorted entries
+  let limit = PAGE;          // how many of them are in the DOM (more on scrolling)
   const byId = new Map();
   const timers = new Map();  // rate-limit countdowns
+  const more = h("tr", "scout-more");
+  const moreCell = h("td", "scout-muted");
+  moreCell.colSpan = COLUMNS.filter((c) => !c.hidden).length;
+  more.append(moreCell);
 
   function buildRow(row) {
     const tr = h("tr", "scout-row");
@@ -129,9 +136,17 @@ function render({ model, el }) {
     tr.append(idCell, desc, h("td", null, row.date), h("td", "scout-num", row.rows_text),
               h("td", "scout-num", row.size_text), h("td", "scout-col-schema", row.schema_version), cached, fresh,
               actions);
-    const entry = { row, tr, detail: null, parts: null, cachedCell: cached };
-    setCached(entry);
-    return entry;
+    return { tr, cachedCell: cached };
+  }
+
+  function rowOf(entry) {
+    if (!entry.tr) {
+      const built = buildRow(entry.row);
+      entry.tr = built.tr;
+      entry.cachedCell = built.cachedCell;
+      setCached(entry);
+    }
+    return entry.tr;
   }
 
   function ensureDetail(entry) {
@@ -151,9 +166,9 @@ function render({ model, el }) {
                     h("span", "scout-sep"),
                     button("Preview", "preview", "First 20 rows and the typed schema"),
                     button("Copy code", "copy_code", `Copy %scout load ${entry.row.id}`),
-                    button("Copy URL", "copy_url", "Copy a signed download URL, valid one hour"),
-                    h("span", "scout-muted", `${entry.row.id} · schema ${entry.row.schema_version} · ` +
-                      `modified ${entry.row.modified_title}`));
+                    button("Copy URL", "copy_url", "Copy a signed download URL, valid one hour"));
+    const about = h("div", "scout-line scout-muted",
+                    `${entry.row.id} · schema ${entry.row.schema_version} · modified ${entry.row.modified_title}`);
     const progress = h("progress", "scout-progress");
     progress.hidden = true;
     const status = h("div", "scout-line");
@@ -165,16 +180,28 @@ function render({ model, el }) {
     url.addEventListener("focus", () => url.select());
     const preview = h("div", "scout-preview");
     preview.hidden = true;
-    td.append(desc, nameLine, progress, status, url, preview);
+    td.append(desc, nameLine, about, progress, status, url, preview);
     detail.append(td);
-    entry.tr.after(detail);
     entry.detail = detail;
     entry.parts = { nameInput, progress, status, url, preview };
-    detail.hidden = entry.tr.hidden;
     return entry.parts;
   }
 
+  function openDetail(entry) {
+    ensureDetail(entry);
+    if (!entry.open) {
+      entry.open = true;
+      if (entry.tr && entry.tr.isConnected) entry.tr.after(entry.detail);
+    }
+  }
+
+  function closeDetail(entry) {
+    entry.open = false;
+    if (entry.detail) entry.detail.remove();
+  }
+
   function setCached(entry) {
+    if (!entry.cachedCell) return;
     const c = entry.row.cached;
     entry.cachedCell.className = c ? "scout-cachedcell scout-cached" : "scout-cachedcell scout-muted";
     entry.cachedCell.textContent = c ? "● yes" : "—";
@@ -192,46 +219,60 @@ function render({ model, el }) {
     for (const t of timers.values()) clearInterval(t);
     timers.clear();
     byId.clear();
-    const frag = document.createDocumentFragment();
     entries = rows.map((row) => {
-      const e = buildRow(row);
+      const e = { row, tr: null, detail: null, parts: null, cachedCell: null, open: false };
       byId.set(row.id, e);
-      frag.append(e.tr);
       return e;
     });
-    tbody.replaceChildren(frag);
     applySort();
-    applyFilter();
-    showActivity();
+    showActivity(true);
     showPreview();
+  }
+
+  function draw() {
+    const frag = document.createDocumentFragment();
+    const upto = Math.min(limit, shownList.length);
+    for (let i = 0; i < upto; i++) {
+      const e = shownList[i];
+      frag.append(rowOf(e));
+      if (e.open && e.detail) frag.append(e.detail);
+    }
+    if (upto < shownList.length) {
+      moreCell.textContent = `${shownList.length - upto} more: scroll down, or filter`;
+      frag.append(more);
+    }
+    tbody.replaceChildren(frag);
+    count.textContent = `${shownList.length} of ${entries.length} datasets`;
   }
 
   function applyFilter() {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     const lay = layer.value, att = attentionBox.checked;
-    let shown = 0;
-    for (const e of entries) {
-      const ok = matches(e.row, words, lay, att);
-      if (e.tr.hidden === ok) e.tr.hidden = !ok;
-      if (e.detail) e.detail.hidden = !ok;
-      if (ok) shown++;
-    }
-    count.textContent = `${shown} of ${entries.length} datasets`;
+    shownList = entries.filter((e) => matches(e.row, words, lay, att));
+    limit = PAGE;
+    draw();
   }
 
   function applySort() {
     const key = model.get("sort_by"), desc = model.get("descending");
     const sortKey = (COLUMNS.find((c) => c.key === key) || { sort: key }).sort || "id";
     entries.sort(compare(sortKey, desc));
-    const frag = document.createDocumentFragment();
-    for (const e of entries) { frag.append(e.tr); if (e.detail) frag.append(e.detail); }
-    tbody.append(frag);
     for (const th of headRow.children) th.removeAttribute("aria-sort");
     if (heads[sortKey]) heads[sortKey].setAttribute("aria-sort", desc ? "descending" : "ascending");
+    applyFilter();
+  }
+
+  function onScroll() {
+    if (limit < shownList.length && scroll.scrollTop + scroll.clientHeight > scroll.scrollHeight - 200) {
+      limit += PAGE;
+      draw();
+    }
   }
 
   function setStatus(entry, act) {
-    const parts = ensureDetail(entry);
+    rowOf(entry);
+    openDetail(entry);
+    const parts = entry.parts;
     const old = timers.get(entry.row.id);
     if (old) { clearInterval(old); timers.delete(entry.row.id); }
     parts.progress.hidden = !(act.state === "loading" && act.total);
@@ -267,11 +308,11 @@ function render({ model, el }) {
   }
 
   let shownActivity = {};
-  function showActivity() {
+  function showActivity(all) {
     const now = model.get("activity");
     for (const [id, act] of Object.entries(now)) {
       const e = byId.get(id);
-      if (e && (shownActivity[id] !== act || !e.detail)) setStatus(e, act);
+      if (e && (all === true || JSON.stringify(shownActivity[id]) !== JSON.stringify(act))) setStatus(e, act);
     }
     shownActivity = now;
   }
@@ -281,7 +322,9 @@ function render({ model, el }) {
     for (const e of entries) if (e.parts) e.parts.preview.hidden = true;
     const e = p && p.id ? byId.get(p.id) : null;
     if (!e) return;
-    const parts = ensureDetail(e);
+    rowOf(e);
+    openDetail(e);
+    const parts = e.parts;
     const t = h("table");
     const hr = h("tr");
     for (const c of p.columns) {
@@ -326,14 +369,11 @@ function render({ model, el }) {
     const entry = byId.get(id);
     if (!entry) return;
     if (action === "expand") {
-      const fresh = !entry.detail;
-      ensureDetail(entry);
-      if (!fresh && target.tagName === "BUTTON") entry.detail.hidden = !entry.detail.hidden;  // ⋯ toggles
-      else entry.detail.hidden = false;
+      if (entry.open && target.tagName === "BUTTON") closeDetail(entry);  // ⋯ toggles
+      else openDetail(entry);
       return;
     }
     if (action === "load") {
-      ensureDetail(entry);
       model.send({ action: "load", id, name: nameFor(entry) });
     } else {
       model.send({ action, id });
@@ -350,6 +390,7 @@ function render({ model, el }) {
   }
 
   el.addEventListener("click", onClick);
+  scroll.addEventListener("scroll", onScroll, { passive: true });
   search.addEventListener("input", () => { applyFilter(); model.set("query", search.value); model.save_changes(); });
   layer.addEventListener("change", () => { applyFilter(); model.set("layer", layer.value); model.save_changes(); });
   attentionBox.addEventListener("change", () => {
