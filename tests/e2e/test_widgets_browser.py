@@ -143,6 +143,26 @@ def test_publish_shows_progress_then_done(lab_server, tmp_path):
         assert not page.page_errors, page.page_errors
 
 
+def test_publish_checklist_start(lab_server, tmp_path):
+    with chromium_page(tmp_path) as page:
+        open_and_run(page, lab_server, "widgets-checklist.ipynb", ["%load_ext scout_jupyter\n%scout publish"])
+        panel = page.locator(f"{PANEL} .scout-publish")
+        panel.locator(".scout-checklist input").first.wait_for()
+        assert panel.locator(".scout-checklist input:checked").count() == 9  # everything ticked at first
+        shoot(page, "publish-checklist")
+        panel.locator("button", has_text="Select none").click()
+        panel.locator(".scout-checklist label", has_text="platinum/store_perf").locator("input").check()
+        wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-muted')?.textContent"
+                       " === '1 of 9 selected'", "one dataset selected")
+        panel.locator("button", has_text="Start publish").click()
+        wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
+                       "?.startsWith('Published: ')", "the publish summary")
+        assert panel.locator("tr.scout-row").count() == 1
+        assert panel.locator("tr[data-id='platinum/store_perf']").count() == 1
+        shoot(page, "publish-started-from-checklist")
+        assert not page.page_errors, page.page_errors
+
+
 def test_analytics_draws_a_plotly_chart(lab_server, tmp_path):
     lab_server.api("GET", "scout/api/dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"})
     with chromium_page(tmp_path) as page:

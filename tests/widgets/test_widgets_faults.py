@@ -120,3 +120,17 @@ def test_job_status_reads_well():
     assert EVIL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "(unchanged)" in page
     assert status.outcomes() == {"uploaded": [TXN], "unchanged": ["gold/product_mix"], "failed": ["gold/x"],
                                  "pending": []}
+
+
+def test_an_html_export_shows_the_static_fallback(tmp_path, fake_clock):
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    store = evil_store(tmp_path / "evil", fake_clock)
+    client = connect(storage_url=store.storage, cache_dir=tmp_path / "cache", clock=fake_clock, set_default=False)
+    found = DatasetBrowser(client, namespace={})._repr_mimebundle_()
+    data = found[0] if isinstance(found, tuple) else found
+    cell = nbformat.v4.new_code_cell("scout.browse()", outputs=[nbformat.v4.new_output("display_data", data=data)])
+    page, _ = HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+    assert 'class="scout-badge scout-badge--fresh"' in page and "<td>gold/product_mix</td>" in page
+    assert EVIL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
