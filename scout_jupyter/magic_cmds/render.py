@@ -73,11 +73,17 @@ def publish(client: Any, datasets: Sequence[str] | None, *, wait: bool) -> Any:
         panel = PublishPanel(client, datasets=datasets)
         if not datasets:
             return panel
-        handle = show(panel, updatable=True)
-        if not wait:
-            panel.start_in_background(datasets)
-            return None
-        panel.start(datasets)
+        if client.mode == "direct":  # the publisher runs in this kernel: show the panel first
+            handle = show(panel, updatable=True)
+            panel.start(datasets)
+        else:  # the server's job: show it from its first status on
+            running = panel.begin(datasets)
+            handle = show(panel, updatable=True)
+            if running and not wait:
+                panel.follow_in_background()
+                return None
+            if running:
+                panel.follow()
         if handle is not None:
             handle.update(panel)  # the final rows and summary in the saved output too
         return None

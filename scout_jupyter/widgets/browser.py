@@ -20,6 +20,7 @@ import pandas as pd
 import traitlets
 
 from ..errors import ConfigError
+from ..ttl import DEFAULT_TTL
 from . import format as fmt
 from .actions import run_action
 from .catalogue import ATTENTION, catalogue_rows, visible
@@ -27,7 +28,7 @@ from .static import StaticRepr
 
 HERE = Path(__file__).parent
 PREVIEW_ROWS = 20
-URL_TTL = 3600  # the client's default lifetime of a signed URL
+URL_TTL = DEFAULT_TTL  # the default lifetime of a signed URL (the one TTL rule: scout_jupyter.ttl)
 
 
 class DatasetBrowser(StaticRepr, anywidget.AnyWidget):

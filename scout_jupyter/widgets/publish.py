@@ -66,20 +66,30 @@ class PublishPanel(StaticRepr, anywidget.AnyWidget):
 
     def start(self, datasets: Sequence[str] | None = None) -> JobStatus | None:
         """Start publishing ``datasets`` (all when None) and follow the job to its end."""
+        return self.follow() if self.begin(datasets) else self.status
+
+    def begin(self, datasets: Sequence[str] | None = None) -> bool:
+        """Start the job and show its first status. True when it runs on the server (then
+        :meth:`follow` it); False when it has already ended (direct mode runs the publisher
+        here, reporting as it goes) or was refused (the reason is in ``error``)."""
         self.error = {}
+        ids = list(datasets) if datasets else None
         try:
-            if self.client.mode == "direct":  # the publisher runs here and reports as it goes
-                status = self.client.publish(list(datasets) if datasets else None, on_progress=self._show)
-                return self._finish(status)
-            status = self.client.publish(list(datasets) if datasets else None, wait=False)
+            if self.client.mode == "direct":
+                self._finish(self.client.publish(ids, on_progress=self._show))
+                return False
+            self._show(self.client.publish(ids, wait=False))
+            return True
         except Exception as exc:  # noqa: BLE001 - one line in the panel
             self.error = describe_error(exc)
-            return None
-        self._show(status)
-        return self.follow()
+            return False
 
     def start_in_background(self, datasets: Sequence[str] | None = None) -> None:
         self._thread = threading.Thread(target=self.start, args=(datasets,), name="scout-publish-panel", daemon=True)
+        self._thread.start()
+
+    def follow_in_background(self) -> None:
+        self._thread = threading.Thread(target=self.follow, name="scout-publish-panel", daemon=True)
         self._thread.start()
 
     def attach(self, job_id: str, *, follow: bool = True) -> None:
@@ -90,8 +100,7 @@ class PublishPanel(StaticRepr, anywidget.AnyWidget):
             self.error = describe_error(exc)
             return
         if follow and self.status is not None and not self.status.done:
-            self._thread = threading.Thread(target=self.follow, name="scout-publish-panel", daemon=True)
-            self._thread.start()
+            self.follow_in_background()
         elif self.status is not None and self.status.done:
             self._finish(self.status)
 

@@ -173,7 +173,7 @@ def test_module_functions_use_the_environment(monkeypatch, small_store, tmp_path
     monkeypatch.setenv("SCOUT_CACHE_DIR", str(tmp_path / "envcache"))
     assert scout.load(TXN)["store_code"].tolist() == ["0042", "0107", "0042"]
     assert scout.load_raw(TXN) == small_store.csv[TXN]
-    assert len(scout.datasets()) == 3 and len(scout.browse()) == 3
+    assert len(scout.datasets()) == 3 and len(scout.browse().rows) == 3  # browse(): the widget
     assert (tmp_path / "envcache" / "objects").is_dir()
 
 

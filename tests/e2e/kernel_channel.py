@@ -99,6 +99,11 @@ class KernelChannel:
                 idle = content["execution_state"] == "idle"
             elif kind in OUTPUT_TYPES:
                 run.outputs.append({"output_type": kind, **content})
+            elif kind == "update_display_data":  # as a notebook does: replace that display's data
+                shown = (content.get("transient") or {}).get("display_id")
+                for out in run.outputs:
+                    if shown and (out.get("transient") or {}).get("display_id") == shown:
+                        out["data"], out["metadata"] = content["data"], content.get("metadata", {})
             if run.reply and idle:
                 return run
         raise AssertionError("unreachable")

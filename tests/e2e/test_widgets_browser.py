@@ -21,7 +21,8 @@ from scout_jupyter.manifest import Manifest, latest_manifest_key
 from tests.fixtures.store import store_factory
 
 from .kernel_channel import KernelChannel
-from .test_lab_browser import KERNEL_IDLE, PANEL, RUN_ALL_FINISHED, chromium_page, wait_for
+from .test_lab_browser import (KERNEL_IDLE, PANEL, RUN_ALL_FINISHED, chromium_page, expect_count, expect_text,
+                               expect_visible, wait_for)
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def run_all(page, attempts: int = 3) -> None:
         page.click(".lm-MenuBar-itemLabel:text-is('Run')")
         page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
         try:
-            page.wait_for_function(STARTED, timeout=15_000)
+            page.wait_for_function(STARTED, timeout=30_000)
             break
         except PlaywrightTimeout:
             continue
@@ -99,8 +100,9 @@ def test_browse_filter_and_load(lab_server, tmp_path):
         page.locator(f"{BROWSER} input[type=search]").type("txn", delay=50)  # as a user types
         wait_for(page, f"() => document.querySelector('{BROWSER} .scout-count')?.textContent === '1 of 9 datasets'",
                  "the filter leaving one dataset")
-        visible = page.locator(f"{BROWSER} tr.scout-row:not([hidden])")
-        assert visible.count() == 1 and visible.get_attribute("data-id") == "gold/txn_daily"
+        visible = page.locator(f"{BROWSER} tr.scout-row")
+        expect_count(visible, 1, "rows left by the filter")
+        assert visible.get_attribute("data-id") == "gold/txn_daily"
         visible.locator("button[data-action=load]").click()
         rows = lab_server.manifest()["datasets"]["gold/txn_daily"]["row_count"]
         summary = "txn_daily = gold/txn_daily"
@@ -108,7 +110,7 @@ def test_browse_filter_and_load(lab_server, tmp_path):
                  .some(e => e.textContent.startsWith('{summary}'))""", "the load summary")
         text = page.locator(f"{BROWSER} tr.scout-detail .scout-ok").inner_text()
         assert f"{rows:,} rows ×" in text and ("from network" in text or "from cache" in text), text
-        assert page.locator(f"{BROWSER} tr[data-id='gold/txn_daily'] td.scout-cached").count() == 1
+        expect_count(page.locator(f"{BROWSER} tr[data-id='gold/txn_daily'] td.scout-cached"), 1, "the cached mark")
         shoot(page, "browser-loaded")
         kernel = kernel_of(lab_server, "widgets-browse.ipynb")
         try:
@@ -137,8 +139,8 @@ def test_publish_shows_progress_then_done(lab_server, tmp_path):
                        "?.startsWith('Published: ')", "the publish summary")
         states = page.evaluate("() => window.__scoutStates")
         assert states[0] in ("queued", "running") and states[-1] == "succeeded", states
-        row = page.locator(f"{PANEL} .scout-publish tr[data-id='gold/demographics']")
-        assert "succeeded" in row.inner_text()
+        expect_text(page.locator(f"{PANEL} .scout-publish tr[data-id='gold/demographics']"), "succeeded",
+                    "the dataset's row")
         shoot(page, "publish")
         assert not page.page_errors, page.page_errors
 
@@ -147,8 +149,8 @@ def test_publish_checklist_start(lab_server, tmp_path):
     with chromium_page(tmp_path) as page:
         open_and_run(page, lab_server, "widgets-checklist.ipynb", ["%load_ext scout_jupyter\n%scout publish"])
         panel = page.locator(f"{PANEL} .scout-publish")
-        panel.locator(".scout-checklist input").first.wait_for()
-        assert panel.locator(".scout-checklist input:checked").count() == 9  # everything ticked at first
+        expect_visible(panel.locator(".scout-checklist input"), "the checklist")
+        expect_count(panel.locator(".scout-checklist input:checked"), 9, "ticked datasets at first")
         shoot(page, "publish-checklist")
         panel.locator("button", has_text="Select none").click()
         panel.locator(".scout-checklist label", has_text="platinum/store_perf").locator("input").check()
@@ -157,8 +159,8 @@ def test_publish_checklist_start(lab_server, tmp_path):
         panel.locator("button", has_text="Start publish").click()
         wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
                        "?.startsWith('Published: ')", "the publish summary")
-        assert panel.locator("tr.scout-row").count() == 1
-        assert panel.locator("tr[data-id='platinum/store_perf']").count() == 1
+        expect_count(panel.locator("tr.scout-row"), 1, "rows of the job")
+        expect_count(panel.locator("tr[data-id='platinum/store_perf']"), 1, "the chosen dataset's row")
         shoot(page, "publish-started-from-checklist")
         assert not page.page_errors, page.page_errors
 
@@ -188,6 +190,7 @@ def test_markup_in_a_manifest_shows_as_text(lab_server, tmp_path):
             f"DatasetBrowser(scout.connect(storage_url={store.url!r}, set_default=False))"])
         page.wait_for_selector(f"{BROWSER} tr[data-id='gold/txn_daily']")
         cell = page.locator(f"{BROWSER} tr[data-id='gold/txn_daily'] td.scout-desc")
+        expect_text(cell, EVIL, "the description, as text")
         assert cell.inner_text() == EVIL
         cell.click()  # the expanded description, too
         wait_for(page, f"() => document.querySelector('{BROWSER} tr.scout-detail .scout-detail-desc')?.textContent "
