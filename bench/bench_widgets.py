@@ -93,7 +93,8 @@ PAGE_SCRIPT = """async ({esm, stateJson, runs, keys}) => {
     await frame();
     paints.push(performance.now() - t0);
   }
-  const painted = {count: el.querySelector('.scout-count').textContent, rows: el.querySelectorAll('tr.scout-row').length};
+  const painted = {count: el.querySelector('.scout-count').textContent,
+                   rows: el.querySelectorAll('tr.scout-row').length};
   const search = el.querySelector('input[type=search]');
   const strokes = [];
   for (const key of keys) {

@@ -282,7 +282,8 @@ function render({ model, el }) {
                    act.text || "");
     parts.status.append(line);
     if (act.state === "done" && act.kind === "load") {
-      parts.status.append(badge(entry.row.freshness, entry.row.freshness_words, `last modified ${entry.row.modified_title}`));
+      const r = entry.row;
+      parts.status.append(badge(r.freshness, r.freshness_words, `last modified ${r.modified_title}`));
     }
     parts.url.hidden = !act.copied;
     if (act.copied) parts.url.value = act.copied;

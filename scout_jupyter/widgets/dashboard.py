@@ -37,7 +37,8 @@ class AccessDashboard(StaticRepr, widgets.VBox):
         choices = sorted(set(DAY_CHOICES) | {int(days)})
         self.days = widgets.Dropdown(options=[(f"last {d} day{'s' if d > 1 else ''}", d) for d in choices],
                                      value=int(days), description="Period", layout=widgets.Layout(width="220px"))
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh", layout=widgets.Layout(width="110px"))
+        self.refresh_button = widgets.Button(description="Refresh", icon="refresh",
+                                             layout=widgets.Layout(width="110px"))
         self.status = widgets.Label(layout=widgets.Layout(margin="0 0 0 12px"))
         self.figure = go.FigureWidget(empty_figure())
         super().__init__([widgets.HBox([self.days, self.refresh_button, self.status],

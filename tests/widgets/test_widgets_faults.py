@@ -91,7 +91,8 @@ def test_badge_wording_reads_without_colour(fake_clock):
     assert (unknown.label, unknown.words) == ("? unknown", "never updated · no schedule")
     assert badge.static_text() == "[✓ fresh · 3 h ago · expected daily]"
     assert freshness_words("fresh", "2024-08-10T02:10:00.000Z", "hourly", now) == "5 min ago · expected hourly"
-    assert [human_bytes(n) for n in (0, 1023, 2048, 5 * 1024**2 + 1, None)] == ["0 B", "1023 B", "2.0 KB", "5.0 MB", "—"]
+    sizes = (0, 1023, 2048, 5 * 1024**2 + 1, None)
+    assert [human_bytes(n) for n in sizes] == ["0 B", "1023 B", "2.0 KB", "5.0 MB", "—"]
 
 
 def test_publish_panel_on_the_fake_server(proxy_client, fake_server):
@@ -100,7 +101,8 @@ def test_publish_panel_on_the_fake_server(proxy_client, fake_server):
     status = panel.wait(60)
     assert status.ok and panel.job["rows"][0]["state"] == "succeeded" and fake_server.published == [[TXN]]
     busy = PublishPanel(proxy_client)
-    fake_server.faults.script("publish", 409, {"error": "publish_in_progress", "message": "A publish is already running"})
+    fake_server.faults.script("publish", 409, {"error": "publish_in_progress",
+                                               "message": "A publish is already running"})
     send(busy, action="start", ids=[])
     busy.wait(60)
     assert busy.error["text"] == "A publish is already running" and busy.job == {}
