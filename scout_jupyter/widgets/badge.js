@@ -10,7 +10,7 @@ function render({ model, el }) {
   const update = () => {
     const state = model.get("freshness");
     badge.className = `scout-badge scout-badge--${state}`;
-    badge.title = model.get("tooltip");
+    badge.title = model.get("hover");
     word.textContent = model.get("label");
     words.textContent = model.get("words");
   };

@@ -28,7 +28,7 @@ class FreshnessBadge(StaticRepr, anywidget.AnyWidget):
     freshness = traitlets.Enum(FRESHNESS_STATES, default_value="unknown").tag(sync=True)
     label = traitlets.Unicode("? unknown").tag(sync=True)
     words = traitlets.Unicode("").tag(sync=True)
-    tooltip = traitlets.Unicode("").tag(sync=True)
+    hover = traitlets.Unicode("").tag(sync=True)  # not "tooltip": DOMWidget has that trait
 
     @classmethod
     def of(cls, last_modified: str | None, update_frequency: str | None, now: datetime | None = None,
@@ -38,10 +38,10 @@ class FreshnessBadge(StaticRepr, anywidget.AnyWidget):
         state = freshness(last_modified, update_frequency, now)
         return cls(freshness=state, label=fmt.freshness_label(state),
                    words=fmt.freshness_words(state, last_modified, update_frequency, now),
-                   tooltip=f"{state}: last modified {fmt.absolute(last_modified)}", **kwargs)
+                   hover=f"{state}: last modified {fmt.absolute(last_modified)}", **kwargs)
 
     def static_html(self) -> str:
-        return fmt.badge_html(self.freshness, self.words, self.tooltip)
+        return fmt.badge_html(self.freshness, self.words, self.hover)
 
     def static_text(self) -> str:
         return f"[{self.label} · {self.words}]"

@@ -12,7 +12,7 @@ from .static import StaticRepr
 
 
 class StatusView(StaticRepr, widgets.GridBox):
-    HEADERS = ("Dataset", "Date", "Modified", "Cached", "Freshness")
+    HEADERS = ("Dataset", "Date", "Cached", "Freshness · modified")
 
     def __init__(self, client: Any = None, **kwargs: Any):
         if client is None:
@@ -27,19 +27,18 @@ class StatusView(StaticRepr, widgets.GridBox):
         for r in self.records:
             badge = FreshnessBadge.of(r["last_modified"], r["update_frequency"], now)
             self.badges[r["id"]] = badge
-            modified = widgets.Label(fmt.age(r["last_modified"], now), tooltip=fmt.absolute(r["last_modified"]))
-            cells += [widgets.Label(r["id"]), widgets.Label(r["date"]), modified,
-                      widgets.Label("● cached" if r["cached"] else "—"), badge]
-        super().__init__(cells, layout=widgets.Layout(grid_template_columns="auto auto auto auto 1fr",
+            cells += [widgets.Label(r["id"]), widgets.Label(r["date"]),
+                      widgets.Label("● yes" if r["cached"] else "—"), badge]  # the badge says when (hover: exact)
+        super().__init__(cells, layout=widgets.Layout(grid_template_columns="auto auto auto 1fr",
                                                       grid_gap="2px 18px", align_items="center"), **kwargs)
         self.now = now
 
     def static_html(self) -> str:
         return fmt.html_table(self.HEADERS, [
-            [r["id"], r["date"], fmt.age(r["last_modified"], self.now), "yes" if r["cached"] else "",
-             self.badges[r["id"]].static_html()] for r in self.records], raw_columns=(4,))
+            [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_html()]
+            for r in self.records], raw_columns=(3,))
 
     def static_text(self) -> str:
         return fmt.text_table(self.HEADERS, [
-            [r["id"], r["date"], fmt.age(r["last_modified"], self.now), "yes" if r["cached"] else "",
-             self.badges[r["id"]].static_text()] for r in self.records], max_width=60)
+            [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_text()]
+            for r in self.records], max_width=60)

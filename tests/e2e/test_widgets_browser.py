@@ -82,9 +82,21 @@ def kernel_of(server, name: str) -> KernelChannel:
     return channel
 
 
+WIDGET_ERRORS = ("Failed to create view", "Error displaying widget", "model not found",
+                 "Click to show javascript error")
+
+
+def assert_widgets_rendered(page) -> None:
+    """No output shows the widget manager's error box instead of a view."""
+    texts = page.locator(f"{PANEL} .jp-OutputArea-output").all_inner_texts()
+    broken = [t[:300] for t in texts if any(e in t for e in WIDGET_ERRORS)]
+    assert not broken, broken
+
+
 def shoot(page, name: str, locator=None) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    assert_widgets_rendered(page)
     (locator or page).screenshot(path=str(path))
     assert path.stat().st_size > 10_000, f"{path} is (nearly) blank"
     return path
@@ -118,6 +130,16 @@ def test_browse_filter_and_load(lab_server, tmp_path):
         finally:
             kernel.close()
         assert run.text().strip() == f"DataFrame {rows}", run.describe()
+        assert not page.page_errors, page.page_errors
+
+
+def test_status_shows_a_badge_per_dataset(lab_server, tmp_path):
+    with chromium_page(tmp_path) as page:
+        open_and_run(page, lab_server, "widgets-status.ipynb", ["%load_ext scout_jupyter\n%scout status"])
+        badges = page.locator(f"{PANEL} .jp-OutputArea-output .scout-badge")
+        expect_count(badges, 9, "one freshness badge per dataset")
+        expect_text(badges.first, "fresh", "a badge's word")
+        shoot(page, "status")
         assert not page.page_errors, page.page_errors
 
 

@@ -233,3 +233,12 @@ def test_magic_renders_through_the_widgets_in_a_kernel(demo_server):
         assert "('DatasetBrowser', 'AccessDashboard')" in out["outputs"][-1]["text/plain"]
     finally:
         kernel.shutdown()
+
+
+def test_reattach_follows_a_running_job_to_its_end(client):
+    started = client.publish(["platinum/store_perf"], wait=False)  # e.g. from a kernel since restarted
+    panel = PublishPanel(client, job_id=started.job_id, poll_interval=0.2)
+    assert panel.job["job_id"] == started.job_id and panel.choices == []
+    final = panel.wait(DEADLINE)
+    assert final is not None and final.ok and panel.job["state"] == "succeeded"
+    assert panel.job["rows"][0]["id"] == "platinum/store_perf" and panel.job["summary"].startswith("Published: ")
