@@ -178,6 +178,7 @@ def test_dashboard_traces_count_what_the_access_log_holds(client, demo_server):
         shown = trace_sum(dashboard.figure)
         if shown == log["total"] or time.monotonic() > deadline:
             break
+        time.sleep(0.1)  # poll interval of a condition wait, bounded by the deadline
         dashboard.refresh_button.click()  # as the user's click does
     assert shown == log["total"] > 0
     outcomes = trace_sum(dashboard.figure, subplot=("x2", "y2"))
