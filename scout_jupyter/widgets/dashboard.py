@@ -77,11 +77,13 @@ class AccessDashboard(StaticRepr, widgets.VBox):
                                                                    for d in self.report.get("durations", [])]))
 
     def static_text(self) -> str:
-        per_dataset = totals_by_dataset(self.report)
+        """The summary, the analytics rows (as ``scout.analytics()`` names them) and the outcomes."""
+        columns = ["access_date", "dataset_id", "total_requests", "unique_users", "success_rate_percent",
+                   "bytes_served"]
+        rows = [[str(r.get(c, "")) for c in columns] for r in self.report.get("rows", [])]
         return "\n".join([
             f"Scout access, last {self.days.value} days: {self.status.value}",
-            fmt.text_table(["dataset", "requests", "bytes served"],
-                           [[d, fmt.human_count(n), fmt.human_bytes(b)] for d, (n, b) in per_dataset.items()]),
+            fmt.text_table(columns, rows) if rows else "no access recorded in this period",
             "outcomes: " + ", ".join(f"{OUTCOME_NAMES[o]} {n}" for o, n in totals_by_outcome(self.report).items()),
         ])
 

@@ -39,6 +39,6 @@ class StatusView(StaticRepr, widgets.GridBox):
             for r in self.records], raw_columns=(3,))
 
     def static_text(self) -> str:
-        return fmt.text_table(self.HEADERS, [
+        return fmt.text_table([h.lower() for h in self.HEADERS], [
             [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_text()]
             for r in self.records], max_width=60)
