@@ -94,7 +94,12 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
         a byte progress bar, then one line: rows × columns, from cache or network, time."""
         name = (name or dataset_id.rpartition("/")[2]).strip()
 
+        sent = [-1]  # bytes last shown: one update per percent is enough for a bar
+
         def progress(done: int, total: int) -> None:
+            if done != total and 0 <= done - sent[0] < max(1, total // 100):  # (a retry restarts at 0)
+                return
+            sent[0] = done
             self._set_activity(dataset_id, {"state": "loading", "kind": "load", "done": done, "total": total,
                                             "text": f"Downloading {fmt.human_bytes(done)} of {fmt.human_bytes(total)}"})
 
