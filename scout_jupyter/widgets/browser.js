@@ -19,10 +19,11 @@ const PAGE = 60;  // rows put in the DOM at a time; scrolling adds more
 const ICONS = { fresh: "✓", stale: "◔", overdue: "!", unknown: "?" };
 const ATTENTION = new Set(["stale", "overdue", "unknown"]);
 
-function h(tag, cls, text) {
+function h(tag, cls, text, props) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
   if (text !== undefined && text !== null) node.textContent = String(text);
+  if (props) Object.assign(node, props);  // element properties: type, value, title, ariaLabel, …
   return node;
 }
 
@@ -63,25 +64,16 @@ function compare(key, desc) {
 function render({ model, el }) {
   el.classList.add("scout-root", "scout-browser");
   const toolbar = h("div", "scout-toolbar");
-  const search = h("input");
-  search.type = "search";
-  search.placeholder = "Filter by id or description";
-  search.setAttribute("aria-label", "Filter datasets");
-  search.value = model.get("query");
-  const layer = h("select");
-  layer.setAttribute("aria-label", "Layer");
+  const search = h("input", null, null, { type: "search", placeholder: "Filter by id or description",
+                                         ariaLabel: "Filter datasets", value: model.get("query") });
+  const layer = h("select", null, null, { ariaLabel: "Layer" });
   for (const [value, label] of [["", "All layers"], ["gold", "gold"], ["platinum", "platinum"]]) {
-    const o = h("option", null, label);
-    o.value = value;
-    layer.append(o);
+    layer.append(h("option", null, label, { value }));
   }
   layer.value = model.get("layer");
-  const attentionBox = h("input");
-  attentionBox.type = "checkbox";
-  attentionBox.checked = model.get("attention");
-  const attention = h("label", null);
+  const attentionBox = h("input", null, null, { type: "checkbox", checked: model.get("attention") });
+  const attention = h("label", null, null, { title: "Only stale, overdue or unknown datasets" });
   attention.append(attentionBox, document.createTextNode("Needs attention"));
-  attention.title = "Only stale, overdue or unknown datasets";
   const refresh = button("↻ Refresh", "refresh", "Fetch the manifest again");
   const count = h("span", "scout-count");
   toolbar.append(search, layer, attention, refresh, count);
@@ -119,11 +111,10 @@ function render({ model, el }) {
     const tr = h("tr", "scout-row");
     tr.dataset.id = row.id;
     const idCell = h("td");
-    const chip = h("span", `scout-layer scout-layer--${row.layer}`, row.layer);
-    idCell.append(chip, h("span", "scout-id", row.name));
+    idCell.append(h("span", `scout-layer scout-layer--${row.layer}`, row.layer), h("span", "scout-id", row.name));
     idCell.title = row.id;
-    const desc = h("td", "scout-desc scout-col-desc", row.description);
-    desc.title = `${row.description}\n(click for the full text and more actions)`;
+    const desc = h("td", "scout-desc scout-col-desc", row.description,
+                   { title: `${row.description}\n(click for the full text and more actions)` });
     desc.dataset.action = "expand";
     const cached = h("td", "scout-cachedcell");
     const fresh = h("td");
@@ -157,10 +148,7 @@ function render({ model, el }) {
     td.colSpan = COLUMNS.filter((c) => !c.hidden).length;
     const desc = h("p", "scout-detail-desc", entry.row.description);
     const nameLine = h("div", "scout-line");
-    const nameInput = h("input");
-    nameInput.type = "text";
-    nameInput.value = entry.row.name;
-    nameInput.setAttribute("aria-label", "Variable name");
+    const nameInput = h("input", null, null, { type: "text", value: entry.row.name, ariaLabel: "Variable name" });
     nameLine.append(h("span", "scout-muted", "Load as"), nameInput,
                     button("Load", "load", "Load into this variable", true),
                     h("span", "scout-sep"),
@@ -169,17 +157,11 @@ function render({ model, el }) {
                     button("Copy URL", "copy_url", "Copy a signed download URL, valid one hour"));
     const about = h("div", "scout-line scout-muted",
                     `${entry.row.id} · schema ${entry.row.schema_version} · modified ${entry.row.modified_title}`);
-    const progress = h("progress", "scout-progress");
-    progress.hidden = true;
+    const progress = h("progress", "scout-progress", null, { hidden: true });
     const status = h("div", "scout-line");
-    const url = h("input", "scout-url");
-    url.type = "text";
-    url.readOnly = true;
-    url.hidden = true;
-    url.setAttribute("aria-label", "Copied text");
+    const url = h("input", "scout-url", null, { type: "text", readOnly: true, hidden: true, ariaLabel: "Copied text" });
     url.addEventListener("focus", () => url.select());
-    const preview = h("div", "scout-preview");
-    preview.hidden = true;
+    const preview = h("div", "scout-preview", null, { hidden: true });
     td.append(desc, nameLine, about, progress, status, url, preview);
     detail.append(td);
     entry.detail = detail;
