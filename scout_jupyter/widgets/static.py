@@ -6,19 +6,15 @@ or a front end without the widget manager shows the HTML; a terminal shows the t
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-_STYLE = None
 
-
+@cache
 def static_style() -> str:
-    """The widgets' stylesheet, inlined once per static HTML fragment (badges keep their colours)."""
-    global _STYLE
-    if _STYLE is None:
-        from pathlib import Path
-
-        _STYLE = (Path(__file__).parent / "scout.css").read_text(encoding="utf-8")
-    return f"<style>{_STYLE}</style>"
+    """The widgets' stylesheet, inlined in each static HTML fragment (badges keep their colours)."""
+    return f"<style>{(Path(__file__).parent / 'scout.css').read_text(encoding='utf-8')}</style>"
 
 
 class StaticRepr:
@@ -30,7 +26,7 @@ class StaticRepr:
     def static_text(self) -> str:
         raise NotImplementedError
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         found = super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
         # anywidget answers (data, metadata); ipywidgets a dict
         data, metadata = found if isinstance(found, tuple) else (found or {}, {})
