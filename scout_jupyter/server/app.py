@@ -71,6 +71,7 @@ class ScoutExtension(ExtensionApp):
         "storage-url": "ScoutExtension.storage_url",
         "access-log-url": "ScoutExtension.access_log_url",
         "rate-limit": "ScoutExtension.rate_limit",
+        "preview-rate-limit": "ScoutExtension.preview_rate_limit",
         "max-ttl": "ScoutExtension.max_ttl",
         "publish-config": "ScoutExtension.publish_config",
         "publish-schedule": "ScoutExtension.publish_schedule",
@@ -85,6 +86,8 @@ class ScoutExtension(ExtensionApp):
         notation: a count, `/` or `per`, an optional multiple and a unit (second, minute, hour, day), such as
         `30/3 minutes` or `10 per minute` (env {settings.RATE_LIMIT}; default {DEFAULT_RATE_LIMIT}: the original
         10 a minute on average, with room for a notebook's burst of cold loads).""").tag(config=True)
+    preview_rate_limit = Unicode(help=f"""Per-user moving-window limit on previews (GET …/preview), apart from
+        the signing limit, in the same notation (env {settings.PREVIEW_RATE_LIMIT}; default 60/minute).""").tag(config=True)
     max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
         (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
     publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
@@ -135,6 +138,10 @@ class ScoutExtension(ExtensionApp):
     def _default_rate_limit(self) -> str:
         return settings.env(settings.RATE_LIMIT) or DEFAULT_RATE_LIMIT
 
+    @default("preview_rate_limit")
+    def _default_preview_rate_limit(self) -> str:
+        return settings.env(settings.PREVIEW_RATE_LIMIT) or "60/minute"
+
     @default("max_ttl")
     def _default_max_ttl(self) -> int:
         return _env_int(settings.MAX_TTL, DEFAULT_TTL)
@@ -178,7 +185,7 @@ class ScoutExtension(ExtensionApp):
     def _check_publish_schedule(self, proposal) -> str:  # noqa: ANN001
         return _checked_schedule(proposal["value"])
 
-    @validate("rate_limit")
+    @validate("rate_limit", "preview_rate_limit")
     def _check_rate_limit(self, proposal) -> str:  # noqa: ANN001
         parse_limit(proposal["value"])
         return proposal["value"]
@@ -203,7 +210,8 @@ class ScoutExtension(ExtensionApp):
         jobs = JobRunner(publisher, clock=clock, on_finished=lambda _job: self.service.publish_finished())
         self.service = ScoutService(storage, access_log=access_log, rate_limiter=RateLimiter(self.rate_limit, clock),
                                     jobs=jobs, clock=clock, max_ttl=self.max_ttl,
-                                    manifest_cache_ttl=self.manifest_cache_ttl, namespace=self.namespace)
+                                    manifest_cache_ttl=self.manifest_cache_ttl, namespace=self.namespace,
+                                    preview_limiter=RateLimiter(self.preview_rate_limit, clock))
         self.settings.update(scout_service=self.service, scout_shared_token_user=self.shared_token_user)
         self.schedule = PublishSchedule(self.publish_schedule, jobs, clock) if self.publish_schedule else None
         self._schedule_task: asyncio.Task | None = None

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
 from jupyter_server.auth.identity import IdentityProvider, PasswordIdentityProvider
+from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -178,6 +179,34 @@ class DatasetHandler(ScoutHandler):
         self.finish_json(await self.service.dataset_info(self.access_dataset))
 
 
+class PreviewHandler(ScoutHandler):
+    """The first rows and typed columns of a dataset, read on the server."""
+
+    access_action = "preview"
+
+    @web.authenticated
+    @authorized
+    async def get(self, layer: str, name: str) -> None:
+        self.access_dataset = f"{layer}/{name}"
+        self.finish_json(await self.service.preview(
+            self.scout_user, self.access_dataset, self.raw_argument("limit"), self.raw_argument("columns")))
+
+
+class PermissionsHandler(ScoutHandler):
+    """What the signed-in user may do, so a front end offers only what the server will allow."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        user = self.current_user
+        allowed = {}
+        for permission, action, resource in (("publish", "write", "scout:publish"),
+                                             ("analytics", "read", "scout:analytics")):
+            allowed[permission] = bool(await ensure_async(
+                self.authorizer.is_authorized(self, user, action, resource)))
+        self.finish_json({"user": self.scout_user, "permissions": allowed})
+
+
 class DatasetProxyHandler(ScoutHandler):
     """The original edge function's answer; also mounted at /functions/v1/dataset-proxy."""
 
@@ -313,6 +342,8 @@ def route_table() -> list[tuple[str, type[ScoutHandler]]]:
         (f"{API}/manifest", ManifestHandler),
         (f"{API}/datasets", DatasetsHandler),
         (f"{API}/datasets/([^/]+)/([^/]+)", DatasetHandler),
+        (f"{API}/datasets/([^/]+)/([^/]+)/preview", PreviewHandler),
+        (f"{API}/permissions", PermissionsHandler),
         (f"{API}/dataset-proxy", DatasetProxyHandler),
         ("/functions/v1/dataset-proxy", DatasetProxyHandler),
         ("/scout/files/(.+)", SignedFileHandler),

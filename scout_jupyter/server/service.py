@@ -24,6 +24,8 @@ from ..ttl import DEFAULT_TTL, HARD_MAX_TTL, check_ttl
 from .access_stats import access_breakdown
 from .accesslog import AccessLog
 from .jobs import Job, JobRunner
+from ..preview import parse_columns, parse_limit, read_preview
+from ..schema import TableSchema
 from .manifests import CachedManifest, ManifestCache, run_blocking
 from .ratelimit import RateLimiter
 
@@ -131,12 +133,15 @@ def dataset_detail(entry: DatasetEntry, now: datetime) -> dict[str, Any]:
 class ScoutService:
     def __init__(self, storage: Storage, *, access_log: AccessLog, rate_limiter: RateLimiter,
                  jobs: JobRunner, clock: Clock, max_ttl: int = DEFAULT_TTL, manifest_cache_ttl: float = 900,
-                 namespace: str = "scout/v1"):
+                 namespace: str = "scout/v1", preview_limiter: RateLimiter | None = None):
         if not 1 <= int(max_ttl) <= HARD_MAX_TTL:
             raise ValueError(f"max_ttl must be within 1..{HARD_MAX_TTL}")
         self.storage = storage
         self.access_log = access_log
         self.rate_limiter = rate_limiter
+        # previews read data on the server: limited apart from signing, so browsing the sidebar
+        # never uses up a user's signing budget (and the other way round)
+        self.preview_limiter = preview_limiter or RateLimiter("60/minute", clock)
         self.jobs = jobs
         self.clock = clock
         self.max_ttl = int(max_ttl)
@@ -159,6 +164,19 @@ class ScoutService:
         validate_dataset_id(dataset_id)
         entry = (await self.manifests.current()).manifest.get(dataset_id)
         return dataset_detail(entry, self.clock.now())
+
+    async def preview(self, user: str, dataset_id: str | None, limit: str | None = None,
+                      columns: str | None = None) -> dict[str, Any]:
+        """The first ``limit`` rows (1..1000, default 50) of a dataset, typed by its schema."""
+        dataset_id = validate_dataset_id(dataset_id)
+        rows = parse_limit(limit)
+        entry = (await self.manifests.current()).manifest.get(dataset_id)
+        wanted = parse_columns(columns, TableSchema.from_json(entry.schema)) if entry.schema else None
+        if columns and not entry.schema:
+            raise InvalidRequest(f"{dataset_id} has no schema in the manifest: columns cannot be chosen")
+        self.preview_limiter.hit(user)
+        preview = await run_blocking(read_preview, self.storage, entry, rows, wanted)
+        return preview.to_json()
 
     # --- signing ------------------------------------------------------------------------
     async def sign_dataset_url(self, user: str, dataset_id: str | None, ttl: str | None = None, *,
