@@ -11,10 +11,18 @@ HUB_PROXY      = $(HUB_PROXY_DIR)/node_modules/.bin/configurable-http-proxy
 
 .PHONY: demo test venv system-deps hub-deps labextension bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The editable install also builds the JupyterLab sidebar (labextension/) with the machine's node
+# (hatch-jupyter-builder runs jlpm install + build:prod into scout_jupyter/labextension/), then links
+# that build into the venv's labextensions folder, so `make labextension` updates what JupyterLab
+# serves. The sidebar's sources are prerequisites: an edit rebuilds it.
+LABEXT_SOURCES = labextension/package.json labextension/tsconfig.json $(wildcard labextension/src/*.ts*) \
+                 $(wildcard labextension/style/*.*) $(wildcard labextension/style/icons/*) $(wildcard labextension/schema/*)
+
+$(VENV)/.installed: pyproject.toml $(LABEXT_SOURCES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter-builder develop --overwrite .
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -37,8 +45,12 @@ demo: venv
 	    $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=$(CURDIR) \
 	    --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb
 
+# Rebuild the sidebar in place (JupyterLab serves scout_jupyter/labextension/ through the link).
+labextension: venv
+	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build:prod
+
 bench: venv
 	$(PY) -m bench --quick
 
 clean:
-	rm -rf $(VENV) .scout build dist *.egg-info
+	rm -rf $(VENV) .scout build dist *.egg-info scout_jupyter/labextension labextension/lib labextension/node_modules
