@@ -187,6 +187,10 @@ describe('cells and clipboard', () => {
   it('says when a signed URL expires', () => {
     expect(expiryWording('2024-08-10T06:15:00Z', NOW)).toBe('expires in 1 h (06:15 UTC)');
     expect(expiryWording('2024-08-10T05:25:00Z', NOW)).toBe('expires in 10 min (05:25 UTC)');
+    // a URL signed for an hour, read a moment later, still says an hour
+    expect(expiryWording('2024-08-10T06:14:58Z', NOW)).toBe('expires in 1 h (06:14 UTC)');
+    expect(expiryWording('2024-08-11T05:15:00Z', NOW)).toBe('expires in 24 h (05:15 UTC)');
+    expect(expiryWording('2024-08-17T05:15:00Z', NOW)).toBe('expires in 7 d (05:15 UTC)');
     expect(expiryWording('2024-08-10T05:00:00Z', NOW)).toBe('expired (05:00 UTC)');
     expect(expiryWording('garbage', NOW)).toBe('expiry unknown');
   });
@@ -215,6 +219,9 @@ describe('jobs and errors', () => {
     expect(jobMessage(job({ state: 'queued', progress: 0 }))).toBe('Publish queued (2 datasets)');
     expect(jobMessage(job({}))).toBe('Publishing 2 datasets: 42%');
     expect(jobMessage(job({ state: 'succeeded', progress: 1 }))).toBe('Published 2 datasets (1.5 kB uploaded)');
+    const unchanged = job({ state: 'succeeded', progress: 1 });
+    unchanged.datasets.forEach(d => (d.bytes_uploaded = 0));
+    expect(jobMessage(unchanged)).toBe('Published 2 datasets (unchanged: nothing uploaded)');
     const failed = job({ state: 'failed' });
     failed.datasets[1].error = 'Checksum validation failed for x';
     expect(jobMessage(failed)).toBe('Publish failed: gold/demographics: Checksum validation failed for x');

@@ -12,10 +12,10 @@ export type SortKey = 'name' | 'freshness' | 'newest' | 'rows' | 'size';
 
 export const SORT_LABELS: Record<SortKey, string> = {
   name: 'Name',
-  freshness: 'Freshness (overdue first)',
-  newest: 'Newest first',
-  rows: 'Most rows',
-  size: 'Largest'
+  freshness: 'Freshness',
+  newest: 'Newest',
+  rows: 'Rows',
+  size: 'Size'
 };
 
 /** Layers in the order the product names them; any other layer follows, alphabetically. */
@@ -205,9 +205,10 @@ export function expiryWording(expiresAt: string, now: Date): string {
   if (left <= 0) {
     return `expired (${clock})`;
   }
+  const minutes = Math.max(1, Math.round(left / MINUTE));
   const span =
-    left < HOUR
-      ? `${Math.max(1, Math.round(left / MINUTE))} min`
+    minutes < 60
+      ? `${minutes} min`
       : left < 2 * DAY
         ? `${Math.round((left / HOUR) * 10) / 10} h`
         : `${Math.round(left / DAY)} d`;
@@ -220,7 +221,9 @@ export function jobMessage(job: IJob): string {
   const what = n === 1 ? '1 dataset' : `${n} datasets`;
   if (job.state === 'succeeded') {
     const uploaded = job.datasets.reduce((s, d) => s + (d.bytes_uploaded || 0), 0);
-    return `Published ${what} (${formatSize(uploaded)} uploaded)`;
+    return uploaded > 0
+      ? `Published ${what} (${formatSize(uploaded)} uploaded)`
+      : `Published ${what} (unchanged: nothing uploaded)`;
   }
   if (job.state === 'failed') {
     const failed = job.datasets.filter(d => d.error).map(d => `${d.id}: ${d.error}`);

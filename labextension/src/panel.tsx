@@ -4,7 +4,7 @@
  */
 
 import { ReactWidget } from '@jupyterlab/apputils';
-import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
+import { copyIcon, refreshIcon, searchIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
@@ -169,7 +169,8 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
           aria-label={`Copy code that loads ${d.id}`}
           title="Copy Python that loads it"
         >
-          Copy code
+          <copyIcon.react tag="span" className="scout-Icon scout-Icon-inline" />
+          Code
         </button>
         <button
           className="scout-Button"
@@ -177,7 +178,8 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
           aria-label={`Copy a signed URL of ${d.id}`}
           title="Copy a signed download URL (default lifetime)"
         >
-          Copy URL
+          <copyIcon.react tag="span" className="scout-Icon scout-Icon-inline" />
+          URL
         </button>
       </div>
     </li>
@@ -319,27 +321,34 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
             onChange={e => setQuery(e.target.value)}
           />
         </label>
-        <select
-          className="scout-Sort"
-          aria-label="Sort datasets by"
-          value={sort}
-          onChange={e => setSort(e.target.value as SortKey)}
-        >
-          {(Object.keys(SORT_LABELS) as SortKey[]).map(k => (
-            <option key={k} value={k}>
-              {SORT_LABELS[k]}
-            </option>
-          ))}
-        </select>
       </div>
-      {store.status === 'ready' && (
-        <div className="scout-Sidebar-summary" role="status" aria-live="polite">
-          {shown === store.datasets.length
-            ? `${store.datasets.length} datasets`
-            : `${shown} of ${store.datasets.length} datasets`}
-          {updated && ` · checked ${updated}`}
-        </div>
-      )}
+      <div className="scout-Sidebar-summary">
+        <span
+          role="status"
+          aria-live="polite"
+          title={updated ? `Checked with the server at ${updated}` : undefined}
+        >
+          {store.status === 'ready' &&
+            (shown === store.datasets.length
+              ? `${store.datasets.length} datasets`
+              : `${shown} of ${store.datasets.length} datasets`)}
+        </span>
+        <label className="scout-Sort-label">
+          Sort
+          <select
+            className="scout-Sort"
+            aria-label="Sort datasets by"
+            value={sort}
+            onChange={e => setSort(e.target.value as SortKey)}
+          >
+            {(Object.keys(SORT_LABELS) as SortKey[]).map(k => (
+              <option key={k} value={k}>
+                {SORT_LABELS[k]}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
       {body}
     </div>
   );
