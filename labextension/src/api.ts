@@ -64,7 +64,7 @@ export async function requestAPI<T>(
     throw new ScoutAPIError(0, code, message);
   }
   options.onETag?.(response.headers.get('ETag'));
-  if (response.status === 304) {
+  if (response.status === 304 || (response.ok && init.method === 'HEAD')) {
     return null as T;
   }
   const text = await response.text();

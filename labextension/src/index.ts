@@ -85,7 +85,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     sidebar.title.caption = 'Scout datasets';
     shell.add(sidebar, 'left', { rank: 650 });
     restorer?.add(sidebar, 'scout-datasets');
-    sidebar.start();
 
     if (settingRegistry) {
       settingRegistry

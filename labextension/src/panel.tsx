@@ -39,10 +39,13 @@ export class DatasetStore {
     return this._changed;
   }
 
-  /** Re-read the list (and remember the manifest's ETag for polling). */
+  /** Re-read the list, and the manifest's ETag that later polls compare against. */
   async refresh(): Promise<void> {
     try {
-      const list = await requestAPI<IDatasetList>('datasets');
+      const [list] = await Promise.all([
+        requestAPI<IDatasetList>('datasets'),
+        requestAPI<null>('manifest', { init: { method: 'HEAD' }, onETag: etag => (this._etag = etag) })
+      ]);
       this.datasets = list.datasets;
       this.status = 'ready';
       this.error = null;
@@ -53,6 +56,29 @@ export class DatasetStore {
     this._changed.emit();
   }
 
+  /**
+   * One poll: a conditional HEAD of the manifest (304 while it is unchanged: no body either
+   * way); the list is re-read only when the ETag changed, or every few minutes for the ages.
+   */
+  async poll(): Promise<void> {
+    let changed = this._etag === null;
+    if (!changed) {
+      try {
+        await requestAPI<null>('manifest', {
+          init: { method: 'HEAD' },
+          ifNoneMatch: this._etag,
+          onETag: etag => (changed = !!etag && etag !== this._etag)
+        });
+      } catch (error) {
+        this._fail(error);
+      }
+    }
+    const stale = !this.updatedAt || Date.now() - this.updatedAt.getTime() > LIST_MAX_AGE_MS;
+    if (changed || stale || this.status !== 'ready') {
+      await this.refresh();
+    }
+  }
+
   private _fail(error: unknown): never {
     this.status = 'error';
     this.error =
@@ -61,28 +87,6 @@ export class DatasetStore {
         : new ScoutAPIError(0, 'error', String((error as Error)?.message ?? error));
     this._changed.emit();
     throw this.error;
-  }
-
-  /** One poll: a conditional GET of the manifest; the list is re-read only when it changed. */
-  async poll(): Promise<void> {
-    let changed = this._etag === null;
-    try {
-      await requestAPI<unknown>('manifest', {
-        ifNoneMatch: this._etag,
-        onETag: etag => {
-          if (etag && etag !== this._etag) {
-            changed = true;
-            this._etag = etag;
-          }
-        }
-      });
-    } catch (error) {
-      this._fail(error);
-    }
-    const stale = !this.updatedAt || Date.now() - this.updatedAt.getTime() > LIST_MAX_AGE_MS;
-    if (changed || stale || this.status !== 'ready') {
-      await this.refresh();
-    }
   }
 }
 
@@ -380,16 +384,13 @@ export class DatasetsSidebar extends ReactWidget {
     this._poll.frequency = { ...this._poll.frequency, interval: Math.max(1, seconds) * 1000 };
   }
 
-  /** Start: the first poll reads the manifest's ETag and the list. */
-  start(): void {
-    this.store.poll().catch(error => this._onError(error));
-  }
 
   /** Re-read now; errors become notifications (the panel shows them too). */
   refresh = (): void => {
     this.store.refresh().catch(error => this._onError(error));
   };
 
+  /** Shown: read now, then poll while visible (nothing is fetched while the sidebar is closed). */
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     if (this._poll.isDisposed) {

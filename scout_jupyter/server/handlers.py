@@ -150,6 +150,15 @@ class ManifestHandler(ScoutHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        await self._answer(include_body=True)
+
+    @web.authenticated
+    @authorized
+    async def head(self) -> None:
+        """The ETag alone: how the sidebar polls for a changed manifest without downloading it."""
+        await self._answer(include_body=False)
+
+    async def _answer(self, include_body: bool) -> None:
         cached = await self.service.manifest()
         self.set_header("ETag", cached.etag)
         self.set_header("Cache-Control", "private, no-cache")
@@ -157,7 +166,12 @@ class ManifestHandler(ScoutHandler):
             self.set_status(304)
             self.finish()
             return
-        self.finish(cached.raw)
+        self.set_header("Content-Type", "application/json")
+        if include_body:
+            self.finish(cached.raw)
+        else:
+            self.set_header("Content-Length", str(len(cached.raw)))
+            self.finish()
 
 
 class DatasetsHandler(ScoutHandler):

@@ -82,7 +82,7 @@ def page(lab_server, tmp_path_factory):
     with chromium_page(tmp_path_factory.mktemp("sidebar")) as page:
         page.manifest_requests = []
         page.on("response", lambda r: page.manifest_requests.append(
-            (r.request.headers.get("if-none-match"), r.status)) if r.url.split("?")[0].endswith(
+            (r.request.method, r.request.headers.get("if-none-match"), r.status)) if r.url.split("?")[0].endswith(
             "/scout/api/manifest") else None)
         page.goto(lab_server.lab_url("lab"))
         page.locator(f".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click()
@@ -134,9 +134,11 @@ def test_auto_refresh_polls_with_if_none_match_and_gets_304(page):
     deadline_check = ("() => performance.getEntriesByType('resource')"
                       ".filter(e => e.name.includes('/scout/api/manifest')).length >= 3")
     wait_for(page, deadline_check, "three manifest polls")
-    conditional = [(etag, status) for etag, status in page.manifest_requests if etag]
+    conditional = [(method, status) for method, etag, status in page.manifest_requests if etag]
     assert conditional, page.manifest_requests
-    assert all(status == 304 for _etag, status in conditional), page.manifest_requests
+    # an unchanged manifest costs a bodiless 304, and the manifest itself is never downloaded
+    assert set(conditional) == {("HEAD", 304)}, page.manifest_requests
+    assert all(method == "HEAD" for method, _etag, _status in page.manifest_requests)
 
 
 def test_load_inserts_and_runs_the_cell_and_shows_the_frame(page, lab_server):

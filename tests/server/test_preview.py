@@ -135,3 +135,14 @@ class TestPermissionsOfAReader:
         assert body["permissions"] == {"publish": False, "analytics": False}
         status, _, _ = await fetch_error(jp_fetch, "scout", "api", "publish", method="POST", body="{}")
         assert status == 403  # what the route said is what the server enforces
+
+
+async def test_manifest_head_gives_the_etag_without_the_body(jp_fetch, access_rows):
+    full = await jp_fetch("scout", "api", "manifest")
+    head = await jp_fetch("scout", "api", "manifest", method="HEAD")
+    assert head.code == 200 and head.body == b"" and head.headers["ETag"] == full.headers["ETag"]
+    again = await jp_fetch("scout", "api", "manifest", method="HEAD", raise_error=False,
+                           headers={"If-None-Match": full.headers["ETag"]})
+    assert again.code == 304
+    assert [(r["action"], r["status"]) for r in access_rows()] == [("manifest", 200), ("manifest", 200),
+                                                                    ("manifest", 304)]
