@@ -14,6 +14,7 @@ import {
   freshnessWording,
   groupByLayer,
   jobMessage,
+  limitView,
   loadCellSource,
   previewCaption,
   relativeAge,
@@ -154,6 +155,19 @@ describe('sorting and grouping', () => {
   it('drops empty groups from the view', () => {
     const view = viewOf(NINE, 'store_perf', 'name');
     expect(view).toEqual([{ layer: 'platinum', datasets: [NINE[7]] }]);
+  });
+
+  it('renders a first page of a long view and counts the rest', () => {
+    const many = Array.from({ length: 120 }, (_, i) =>
+      dataset(`${i < 30 ? 'gold' : 'platinum'}/set_${String(i).padStart(4, '0')}`)
+    );
+    const { groups, hidden } = limitView(viewOf(many, '', 'name'), 50);  // not ROWS_PER_PAGE: any limit
+    expect(groups.map(g => [g.layer, g.datasets.length])).toEqual([
+      ['gold', 30],
+      ['platinum', 20]
+    ]);
+    expect(hidden).toBe(70);
+    expect(limitView(viewOf(NINE, '', 'name'), 50)).toEqual({ groups: viewOf(NINE, '', 'name'), hidden: 0 });
   });
 
   it('filters and groups 1,000 datasets', () => {

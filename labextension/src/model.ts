@@ -98,6 +98,18 @@ export function formatSize(bytes: number | null | undefined): string {
   return String(bytes);
 }
 
+// the lower-cased text a dataset is searched in, computed once per dataset object
+const searchTexts = new WeakMap<IDatasetSummary, string>();
+
+function searchText(d: IDatasetSummary): string {
+  let text = searchTexts.get(d);
+  if (text === undefined) {
+    text = `${d.id} ${d.description} ${d.freshness}`.toLowerCase();
+    searchTexts.set(d, text);
+  }
+  return text;
+}
+
 /** Every term of the query (case-insensitive) must appear in the id, description or freshness. */
 export function filterDatasets(
   datasets: IDatasetSummary[],
@@ -108,7 +120,7 @@ export function filterDatasets(
     return datasets;
   }
   return datasets.filter(d => {
-    const text = `${d.id} ${d.description} ${d.freshness}`.toLowerCase();
+    const text = searchText(d);
     return terms.every(t => text.includes(t));
   });
 }
@@ -168,6 +180,28 @@ export function viewOf(
   sort: SortKey
 ): ILayerGroup[] {
   return groupByLayer(sortDatasets(filterDatasets(datasets, query), sort));
+}
+
+/** Rows rendered at first, and added each time the list is scrolled to its end. */
+export const ROWS_PER_PAGE = 30;
+
+/** The first `limit` datasets of a view (groups cut to fit) and how many are left out. */
+export function limitView(
+  groups: ILayerGroup[],
+  limit: number
+): { groups: ILayerGroup[]; hidden: number } {
+  const out: ILayerGroup[] = [];
+  let left = Math.max(0, limit);
+  let hidden = 0;
+  for (const group of groups) {
+    const shown = group.datasets.slice(0, left);
+    hidden += group.datasets.length - shown.length;
+    left -= shown.length;
+    if (shown.length) {
+      out.push({ layer: group.layer, datasets: shown });
+    }
+  }
+  return { groups: out, hidden };
 }
 
 const DATASET_ID = /^(gold|platinum)\/[a-z0-9_]{1,64}$/;

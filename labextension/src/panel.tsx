@@ -4,7 +4,7 @@
  */
 
 import { ReactWidget } from '@jupyterlab/apputils';
-import { copyIcon, refreshIcon, searchIcon } from '@jupyterlab/ui-components';
+import { refreshIcon, searchIcon } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
@@ -14,9 +14,12 @@ import { requestAPI, ScoutAPIError } from './api';
 import {
   badgeLabel,
   badgeTitle,
+  formatCount,
   formatRows,
   formatSize,
   freshnessWording,
+  limitView,
+  ROWS_PER_PAGE,
   SORT_LABELS,
   SortKey,
   viewOf
@@ -168,21 +171,19 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
           Preview
         </button>
         <button
-          className="scout-Button"
+          className="scout-Button scout-Button-copy"
           onClick={() => actions.copyCode(d.id)}
           aria-label={`Copy code that loads ${d.id}`}
           title="Copy Python that loads it"
         >
-          <copyIcon.react tag="span" className="scout-Icon scout-Icon-inline" />
           Code
         </button>
         <button
-          className="scout-Button"
+          className="scout-Button scout-Button-copy"
           onClick={() => actions.copyURL(d.id)}
           aria-label={`Copy a signed URL of ${d.id}`}
           title="Copy a signed download URL (default lifetime)"
         >
-          <copyIcon.react tag="span" className="scout-Icon scout-Icon-inline" />
           URL
         </button>
       </div>
@@ -234,6 +235,7 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
       setVersion(v => v + 1);
     };
     store.changed.connect(onChange);
+    onChange(); // the store may have changed between the first render and this subscription
     const timer = window.setInterval(() => setNow(new Date()), 60_000);
     return () => {
       store.changed.disconnect(onChange);
@@ -241,9 +243,33 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
     };
   }, [store]);
 
+  const [paging, setPaging] = React.useState({ key: '', limit: ROWS_PER_PAGE });
   const view = React.useMemo(() => viewOf(store.datasets, query, sort), [store.datasets, query, sort]);
   const shown = view.reduce((n, g) => n + g.datasets.length, 0);
+  // a long list renders a page of rows, and another each time its end scrolls into view
+  // (a new query or sort starts again from the first page)
+  const pagingKey = `${query}\u0000${sort}`;
+  const limit = paging.key === pagingKey ? paging.limit : ROWS_PER_PAGE;
+  const page = React.useMemo(() => limitView(view, limit), [view, limit]);
+  const totals = React.useMemo(() => new Map(view.map(g => [g.layer, g.datasets.length])), [view]);
   const listRef = React.useRef<HTMLDivElement>(null);
+  const moreRef = React.useRef<HTMLDivElement>(null);
+  React.useEffect(() => {
+    const more = moreRef.current;
+    if (!more || !listRef.current) {
+      return;
+    }
+    const observer = new IntersectionObserver(
+      entries => {
+        if (entries.some(e => e.isIntersecting)) {
+          setPaging({ key: pagingKey, limit: limit + ROWS_PER_PAGE });
+        }
+      },
+      { root: listRef.current, rootMargin: '200px' }
+    );
+    observer.observe(more);
+    return () => observer.disconnect();
+  }, [page.hidden, pagingKey, limit]);
 
   // exactly one row is reachable with Tab: the first, unless focus is already in the list
   React.useLayoutEffect(() => {
@@ -282,11 +308,11 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
   } else {
     body = (
       <div className="scout-Sidebar-list" ref={listRef} onKeyDown={moveFocus}>
-        {view.map(group => (
+        {page.groups.map(group => (
           <section key={group.layer} className="scout-Layer" aria-label={`${group.layer} layer`}>
             <h3 className="scout-Layer-title">
               {group.layer}
-              <span className="scout-Layer-count">{group.datasets.length}</span>
+              <span className="scout-Layer-count">{totals.get(group.layer)}</span>
             </h3>
             <ul className="scout-Layer-datasets" aria-label={`${group.layer} datasets`}>
               {group.datasets.map(d => (
@@ -295,6 +321,11 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
             </ul>
           </section>
         ))}
+        {page.hidden > 0 && (
+          <div className="scout-More" ref={moreRef} role="status">
+            {formatCount(page.hidden)} more — scroll to show them
+          </div>
+        )}
       </div>
     );
   }
@@ -334,8 +365,8 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
         >
           {store.status === 'ready' &&
             (shown === store.datasets.length
-              ? `${store.datasets.length} datasets`
-              : `${shown} of ${store.datasets.length} datasets`)}
+              ? `${formatCount(shown)} datasets`
+              : `${formatCount(shown)} of ${formatCount(store.datasets.length)} datasets`)}
         </span>
         <label className="scout-Sort-label">
           Sort
@@ -372,7 +403,7 @@ export class DatasetsSidebar extends ReactWidget {
     this.id = 'scout-datasets';
     this.addClass('scout-SidebarWidget');
     this._poll = new Poll({
-      auto: false,
+      auto: true,
       factory: () => this.store.poll(),
       frequency: { interval: intervalSeconds * 1000, backoff: true, max: 10 * 60_000 },
       name: 'scout-jupyter:manifest',
@@ -390,14 +421,10 @@ export class DatasetsSidebar extends ReactWidget {
     this.store.refresh().catch(error => this._onError(error));
   };
 
-  /** Shown: read now, then poll while visible (nothing is fetched while the sidebar is closed). */
+  /** Shown: read now (errors are shown in the panel); the poll then runs while it is visible. */
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
-    if (this._poll.isDisposed) {
-      return;
-    }
-    void this._poll.start();
-    void this._poll.refresh();
+    this.store.poll().catch(() => undefined);
   }
 
   dispose(): void {
