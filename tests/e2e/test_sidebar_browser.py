@@ -166,6 +166,17 @@ def test_load_inserts_and_runs_the_cell_and_shows_the_frame(page, lab_server):
     assert second.locator(".jp-InputArea-editor").inner_text().strip() == "%scout load gold/demographics"
 
 
+def test_open_dataset_browser_inserts_and_runs_scout_browse(page):
+    run_command(page, "Scout: Open dataset browser")
+    wait_for(page, f"""() => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")]
+        .some(c => c.innerText.includes('scout.browse()')
+                   && /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt')?.innerText ?? '')
+                   && !!c.querySelector('.jp-OutputArea-output'))""", "scout.browse() run with an output")
+    cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="scout.browse()")
+    assert cell.locator(".jp-InputArea-editor").inner_text().strip() == "import scout_jupyter as scout\nscout.browse()"
+    assert "Traceback" not in cell.locator(".jp-OutputArea").inner_text()
+
+
 def test_preview_shows_rows_and_the_typed_schema(page, lab_server):
     row(page, "gold/product_mix").locator("button", has_text="Preview").click()
     table = page.locator(".scout-Preview-table")
@@ -178,6 +189,12 @@ def test_preview_shows_rows_and_the_typed_schema(page, lab_server):
     shot(page, "preview-product-mix")
 
 
+def test_copy_code_says_what_it_copied(page):
+    row(page, "gold/txn_daily").locator("button[aria-label^='Copy code']").click()
+    wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
+        .some(t => t.innerText.includes('Code that loads gold/txn_daily copied'))""", "the copy-code notification")
+
+
 def test_copy_signed_url_says_when_it_expires(page):
     row(page, "gold/txn_daily").locator("button[aria-label^='Copy a signed URL']").click()
     wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
@@ -185,12 +202,15 @@ def test_copy_signed_url_says_when_it_expires(page):
              "the signed-URL notification with its expiry")
 
 
-def test_publish_from_the_palette_ends_in_success(page):
+def run_command(page, label: str) -> None:
+    """Run a command from the palette (Ctrl+Shift+C), by its label."""
     page.keyboard.press("Control+Shift+c")
-    palette = page.locator(".lm-CommandPalette-input")
-    palette.fill("Scout: Publish")
-    item = page.locator(".lm-CommandPalette-item", has_text="Scout: Publish…")
-    item.first.click()
+    page.locator(".lm-CommandPalette-input").fill(label)
+    page.locator(".lm-CommandPalette-item", has_text=label).first.click()
+
+
+def test_publish_from_the_palette_ends_in_success(page):
+    run_command(page, "Scout: Publish…")
     dialog = page.locator(".jp-Dialog")
     dialog.locator(".scout-Publish-all input").click()  # uncheck all
     dialog.locator("input[data-dataset-id='gold/demographics']").check()
