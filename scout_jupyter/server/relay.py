@@ -50,6 +50,12 @@ class RelayHandler(APIHandler):
 
     @web.authenticated
     @authorized
+    async def head(self, *_args: str) -> None:
+        """The manifest's ETag (the sidebar's conditional poll); tornado sends no body for HEAD."""
+        await self._forward()
+
+    @web.authenticated
+    @authorized
     async def post(self, *_args: str) -> None:
         await self._forward()
 
@@ -94,6 +100,7 @@ def relay_route_table() -> list[tuple[str, type[RelayHandler], dict[str, str]]]:
         (f"{API}/datasets", RelayHandler, datasets),
         (f"{API}/datasets/([^/]+)/([^/]+)", RelayHandler, datasets),
         (f"{API}/datasets/([^/]+)/([^/]+)/preview", RelayHandler, datasets),
+        (f"{API}/permissions", RelayHandler, datasets),
         (f"{API}/dataset-proxy", RelayHandler, datasets),
         ("/functions/v1/dataset-proxy", RelayHandler, datasets),
         (f"{API}/publish", RelayHandler, publish),

@@ -57,3 +57,14 @@ async def test_the_signed_download_is_the_one_open_route(jp_fetch, method):
                               method=method, headers={"Authorization": ""}, raise_error=False)
     assert response.code == 403
     assert "/login" not in response.headers.get("Location", "")
+
+
+def test_a_relaying_server_forwards_every_api_route():
+    """Under JupyterHub a user's server relays /scout/api to the service: the sidebar's routes
+    (preview, permissions, the manifest's HEAD) must be there too."""
+    from scout_jupyter.server.relay import RelayHandler, relay_route_table
+
+    relayed = {pattern for pattern, *_rest in relay_route_table()}
+    served = {pattern for pattern, _handler in route_table() if not pattern.startswith("/scout/files/")}
+    assert served <= relayed, served - relayed
+    assert all(method in methods_of(RelayHandler) for method in ("GET", "HEAD", "POST"))
