@@ -84,7 +84,8 @@ def page(lab_server, tmp_path_factory):
         page.on("response", lambda r: page.manifest_requests.append(
             (r.request.method, r.request.headers.get("if-none-match"), r.status)) if r.url.split("?")[0].endswith(
             "/scout/api/manifest") else None)
-        page.goto(lab_server.lab_url("lab"))
+        # a workspace of its own, reset: no notebook left open by other tests of the session
+        page.goto(lab_server.lab_url("lab/workspaces/sidebar-tests") + "&reset")
         page.locator(f".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click()
         wait_for(page, f"() => document.querySelectorAll('{ROWS}').length === 9", "nine dataset rows")
         yield page
