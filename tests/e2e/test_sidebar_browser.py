@@ -238,6 +238,9 @@ def test_the_panel_renders_in_the_dark_theme(page):
         }}""")
         luminance = lambda rgb: sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3]) / 3  # noqa: E731
         assert luminance(colours["background"]) < 80 < luminance(colours["text"]), colours
+        # the theme's stylesheet swaps in over a few frames: let two frames pass, whole page first
+        page.wait_for_function("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+        shot(page, "lab-dark")
         shot(page, "sidebar-dark", SIDEBAR)
     finally:  # the lab server is shared: leave it in the light theme
         page.click(".lm-MenuBar-itemLabel:text-is('Settings')")
