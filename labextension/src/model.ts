@@ -273,7 +273,7 @@ export function jobMessage(job: IJob): string {
 export const EXTENSION_MISSING =
   'The Scout server extension (scout_jupyter) is not enabled on this Jupyter server. ' +
   'Install scout-jupyter in the server’s environment, run ' +
-  '`jupyter server extension enable scout_jupyter`, and restart Jupyter.';
+  'jupyter server extension enable scout_jupyter, and restart Jupyter.';
 
 export interface IDescribedError {
   /** the server's error code, or `extension_missing` / `network_error` / `http_error` */
