@@ -1,7 +1,8 @@
 """The first rows of a dataset, read where the data is (the server's preview route).
 
-The Parquet copy is read when there is one (fetched whole, then only the first batch of the
-asked columns is decoded); otherwise the CSV is streamed and parsing stops after ``limit`` rows.
+The Parquet copy is read when there is one (in place from a local store, else fetched whole;
+only the first batch of the asked columns is decoded); otherwise the CSV is streamed and parsing
+stops after ``limit`` rows.
 Values come out as JSON-ready Python (dates and datetimes as ISO text, NaN as null) typed by
 the manifest's Table Schema, so a preview shows what ``scout.load`` would return.
 """
@@ -24,6 +25,7 @@ from .errors import InvalidRequest
 from .manifest import DatasetEntry
 from .schema import TableSchema
 from .storage.base import Storage
+from .storage.local import LocalStorage
 
 MAX_PREVIEW_ROWS = 1000
 DEFAULT_PREVIEW_ROWS = 50
@@ -85,7 +87,12 @@ def read_preview(storage: Storage, entry: DatasetEntry, limit: int, columns: lis
 
 
 def _parquet_head(storage: Storage, key: str, limit: int, columns: list[str] | None) -> pa.Table:
-    parquet = pq.ParquetFile(io.BytesIO(storage.read_bytes(key)))
+    if isinstance(storage, LocalStorage):
+        storage.info(key)  # ObjectNotFound when missing
+        source = storage.path_for(key)  # read in place: only the first row group's pages
+    else:
+        source = io.BytesIO(storage.read_bytes(key))
+    parquet = pq.ParquetFile(source)
     batches = parquet.iter_batches(batch_size=limit, columns=columns)
     first = next(batches, None)
     if first is None:
@@ -103,6 +110,15 @@ class _ChunkReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def first_line(self) -> bytes:
+        """The first line, without consuming it (pulls chunks until a newline is buffered)."""
+        while b"\n" not in self._pending:
+            chunk = next(self._chunks, b"")
+            if not chunk:
+                break
+            self._pending += chunk
+        return self._pending.split(b"\n", 1)[0]
+
     def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
         while not self._pending:
             self._pending = next(self._chunks, b"")
@@ -116,11 +132,13 @@ class _ChunkReader(io.RawIOBase):
 
 def _csv_head(storage: Storage, key: str, limit: int, columns: list[str] | None) -> pa.Table:
     """Stream the CSV as text columns and stop once ``limit`` rows are parsed."""
-    stream = io.BufferedReader(_ChunkReader(storage.iter_bytes(key)), CSV_BLOCK)
+    raw = _ChunkReader(storage.iter_bytes(key))
+    text_columns = _all_text(raw.first_line())
+    stream = io.BufferedReader(raw, CSV_BLOCK)
     reader = pacsv.open_csv(
-        stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+        stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=False),  # no read-ahead
         convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True,
-                                             column_types=_all_text(stream)))
+                                             column_types=text_columns))
     batches, count = [], 0
     try:
         for batch in reader:
@@ -136,9 +154,8 @@ def _csv_head(storage: Storage, key: str, limit: int, columns: list[str] | None)
     return pa.Table.from_batches(batches).slice(0, limit)
 
 
-def _all_text(stream: io.BufferedReader) -> dict[str, pa.DataType]:
+def _all_text(header: bytes) -> dict[str, pa.DataType]:
     """Every column of the header (parsed by pyarrow, so quoting is honoured) as text."""
-    header = stream.peek(CSV_BLOCK).split(b"\n", 1)[0]
     names = pacsv.read_csv(io.BytesIO(header + b"\n")).column_names
     return {name: pa.string() for name in names}
 
