@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -30,7 +30,6 @@ from .storage.local import LocalStorage
 MAX_PREVIEW_ROWS = 1000
 DEFAULT_PREVIEW_ROWS = 50
 LIMIT_RE = re.compile(r"[0-9]{1,7}")
-CSV_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -100,58 +99,37 @@ def _parquet_head(storage: Storage, key: str, limit: int, columns: list[str] | N
     return pa.Table.from_batches([first])
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (the store's stream)."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def first_line(self) -> bytes:
-        """The first line, without consuming it (pulls chunks until a newline is buffered)."""
-        while b"\n" not in self._pending:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            self._pending += chunk
-        return self._pending.split(b"\n", 1)[0]
-
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
-        while not self._pending:
-            self._pending = next(self._chunks, b"")
-            if not self._pending:
-                return 0
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
 def _csv_head(storage: Storage, key: str, limit: int, columns: list[str] | None) -> pa.Table:
-    """Stream the CSV as text columns and stop once ``limit`` rows are parsed."""
-    raw = _ChunkReader(storage.iter_bytes(key))
-    text_columns = _all_text(raw.first_line())
-    stream = io.BufferedReader(raw, CSV_BLOCK)
-    reader = pacsv.open_csv(
-        stream, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK, use_threads=False),  # no read-ahead
-        convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True,
-                                             column_types=text_columns))
-    batches, count = [], 0
+    """Stream the CSV until ``limit`` rows are in hand, parse only that prefix (as text columns),
+    and stop reading. A quoted field may hold newlines, so a prefix that parses to fewer rows is
+    extended (doubling what it waits for) until it has enough or the file ends."""
+    chunks = storage.iter_bytes(key)
+    buffer, newlines, done, wanted = bytearray(), 0, False, limit + 1  # the header and the rows
     try:
-        for batch in reader:
-            batches.append(batch)
-            count += batch.num_rows
-            if count >= limit:
-                break
+        while True:
+            while newlines < wanted and not done:
+                chunk = next(chunks, b"")
+                done = not chunk
+                buffer += chunk
+                newlines += chunk.count(b"\n")
+            end = len(buffer) if done else buffer.rfind(b"\n") + 1
+            table = _parse_csv(bytes(buffer[:end]), columns)
+            if table.num_rows >= limit or done:
+                return table.slice(0, limit)
+            wanted *= 2
     finally:
-        reader.close()
-        stream.close()
-    if not batches:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # release the store's stream
+
+
+def _parse_csv(data: bytes, columns: list[str] | None) -> pa.Table:
+    if not data.strip():
         return pa.table({})
-    return pa.Table.from_batches(batches).slice(0, limit)
+    return pacsv.read_csv(
+        io.BytesIO(data), read_options=pacsv.ReadOptions(use_threads=False),
+        convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True,
+                                             column_types=_all_text(data.split(b"\n", 1)[0])))
 
 
 def _all_text(header: bytes) -> dict[str, pa.DataType]:
