@@ -1,6 +1,7 @@
 """The JupyterLab sidebar as shipped: its model's unit tests (Vitest, run here so `make test` runs
-them), and the wheel — built once, installed into a fresh virtualenv on a PATH without node —
-showing the labextension and the server extension enabled."""
+them), and the package — sdist built once, wheel built from it and installed into a fresh
+virtualenv, both on a PATH without node — showing the labextension and the server extension
+enabled."""
 
 from __future__ import annotations
 
@@ -76,13 +77,16 @@ def path_without_node(root: Path) -> str:
     return os.pathsep.join(dirs)
 
 
-def build_wheel(out: Path) -> Path:
-    """The wheel of this checkout (the prebuilt labextension inside; node only if it is missing)."""
+def build_sdist_then_wheel(out: Path, no_node_env: dict[str, str]) -> Path:
+    """The sdist of this checkout (the prebuilt labextension inside; node only if it is missing),
+    then the wheel built from that sdist on a PATH without node."""
     env = {**os.environ, "PATH": node_path()}
     uv = shutil.which("uv")
     if uv:
-        run([uv, "build", "--wheel", "--out-dir", str(out), str(REPO)], cwd=REPO, env=env)
-    else:
+        run([uv, "build", "--sdist", "--out-dir", str(out), str(REPO)], cwd=REPO, env=env)
+        [sdist] = out.glob("scout_jupyter-*.tar.gz")
+        run([uv, "build", "--wheel", "--out-dir", str(out), str(sdist)], cwd=out, env=no_node_env)
+    else:  # pip alone: the wheel straight from the checkout (the sdist step needs uv or `build`)
         run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(REPO)],
             cwd=REPO, env=env)
     [wheel] = out.glob("scout_jupyter-*.whl")
@@ -104,7 +108,17 @@ def fresh_venv_with(wheel: Path, root: Path, env: dict[str, str]) -> Path:
 
 @pytest.mark.slow
 def test_wheel_installs_without_node_and_both_extensions_are_enabled(tmp_path):
-    wheel = build_wheel(tmp_path / "dist")
+    # a user's machine: no node on PATH, no Jupyter settings of this one
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "SCOUT_", "VIRTUAL_ENV", "PYTHON"))}
+    env.update(PATH=path_without_node(tmp_path / "no-node"), HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+               JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"), UV_CACHE_DIR=os.environ.get(
+                   "UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
+               PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")))
+    assert shutil.which("node", path=env["PATH"]) is None
+
+    wheel = build_sdist_then_wheel(tmp_path / "dist", env)
     names = set(zipfile.ZipFile(wheel).namelist())
     data = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.data/data"
     for shipped in ("share/jupyter/labextensions/scout-jupyter/package.json",
@@ -115,15 +129,6 @@ def test_wheel_installs_without_node_and_both_extensions_are_enabled(tmp_path):
         assert f"{data}/{shipped}" in names, f"{shipped} missing from {wheel.name}"
     assert not any("node_modules" in n for n in names)
 
-    # a user's machine: no node on PATH, no Jupyter settings of this one
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "SCOUT_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(PATH=path_without_node(tmp_path / "no-node"), HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
-               JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"), UV_CACHE_DIR=os.environ.get(
-                   "UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
-               PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")))
-    assert shutil.which("node", path=env["PATH"]) is None
     venv = fresh_venv_with(wheel, tmp_path, env)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
 
