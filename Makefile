@@ -13,19 +13,29 @@ HUB_PROXY      = $(HUB_PROXY_DIR)/node_modules/.bin/configurable-http-proxy
 
 # The editable install also builds the JupyterLab sidebar (labextension/) with the machine's node
 # (hatch-jupyter-builder runs jlpm install + build:prod into scout_jupyter/labextension/), then links
-# that build into the venv's labextensions folder, so `make labextension` updates what JupyterLab
-# serves. The sidebar's sources are prerequisites: an edit rebuilds it.
-LABEXT_SOURCES = labextension/package.json labextension/tsconfig.json $(wildcard labextension/src/*.ts*) \
-                 $(wildcard labextension/style/*.*) $(wildcard labextension/style/icons/*) $(wildcard labextension/schema/*)
+# that build into the venv's labextensions folder: JupyterLab serves what `jlpm build:prod` writes.
+# The build is redone when the sidebar's sources (TypeScript, CSS, settings schema) change.
+LABEXT_BUILT   = scout_jupyter/labextension/static/style.js
+LABEXT_SOURCES = labextension/package.json labextension/tsconfig.json labextension/install.json \
+                 $(wildcard labextension/src/*.ts*) $(wildcard labextension/style/*.*) \
+                 $(wildcard labextension/style/icons/*) $(wildcard labextension/schema/*)
+NODE_HINT      = node not found: install Node.js 20 (make system-deps, or apt-get install -y nodejs) to build the JupyterLab sidebar
+JLPM           = PATH=$(abspath $(VENV))/bin:$$PATH jlpm
 
-$(VENV)/.installed: pyproject.toml $(LABEXT_SOURCES)
+$(VENV)/.installed: pyproject.toml
+	@test -f $(LABEXT_BUILT) || command -v node >/dev/null || { echo "$(NODE_HINT)" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
 	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/jupyter-builder develop --overwrite .
 	@touch $@
 
-venv: $(VENV)/.installed
+$(LABEXT_BUILT): $(LABEXT_SOURCES) | $(VENV)/.installed
+	@command -v node >/dev/null || { echo "$(NODE_HINT)" >&2; exit 1; }
+	cd labextension && $(JLPM) install && $(JLPM) build:prod
+	@touch $@
+
+venv: $(VENV)/.installed $(LABEXT_BUILT)
 
 system-deps:
 	@bash scripts/install-system-deps.sh
@@ -36,7 +46,7 @@ $(HUB_PROXY):
 
 hub-deps: $(HUB_PROXY)
 
-test: venv system-deps hub-deps
+test: system-deps venv hub-deps
 	$(PY) -m pytest
 
 demo: venv
@@ -45,9 +55,9 @@ demo: venv
 	    $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=$(CURDIR) \
 	    --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb
 
-# Rebuild the sidebar in place (JupyterLab serves scout_jupyter/labextension/ through the link).
-labextension: venv
-	cd labextension && PATH=$(abspath $(VENV))/bin:$$PATH jlpm install && PATH=$(abspath $(VENV))/bin:$$PATH jlpm build:prod
+# Rebuild the sidebar now, whatever the timestamps say.
+labextension: $(VENV)/.installed
+	cd labextension && $(JLPM) install && $(JLPM) build:prod
 
 bench: venv
 	$(PY) -m bench --quick
