@@ -140,3 +140,19 @@ def test_wheel_installs_without_node_and_both_extensions_are_enabled(tmp_path):
     server = run([str(venv / "bin" / "jupyter"), "server", "extension", "list"], cwd=tmp_path, env=env)
     assert re.search(r"scout_jupyter\s+enabled", server), server
     assert re.search(r"scout_jupyter\s+\S+\s+OK", server), server
+
+
+def test_the_wording_cases_are_the_notebook_widgets():
+    """tests/fixtures/wording_cases.json is what the widget says; model.test.ts checks the sidebar
+    says the same (change the widget's wording and this fails until the file is regenerated)."""
+    import json
+    from datetime import datetime
+
+    from scout_jupyter.widgets.format import freshness_label, freshness_words, human_bytes
+
+    cases = json.loads((REPO / "tests" / "fixtures" / "wording_cases.json").read_text(encoding="utf-8"))
+    now = datetime.fromisoformat(cases["now"].replace("Z", "+00:00"))
+    for case in cases["freshness_words"]:
+        assert freshness_words("fresh", case["last_modified"], case["update_frequency"], now) == case["words"]
+    assert [freshness_label(c["state"]) for c in cases["labels"]] == [c["text"] for c in cases["labels"]]
+    assert [human_bytes(c["bytes"]) for c in cases["sizes"]] == [c["text"] for c in cases["sizes"]]

@@ -1,7 +1,10 @@
+import { readFileSync } from 'fs';
+import { resolve } from 'path';
 import { describe, expect, it } from 'vitest';
 
 import {
   badgeLabel,
+  badgeState,
   badgeTitle,
   copyCode,
   describeError,
@@ -55,34 +58,55 @@ const NINE = [
   dataset('platinum/customer_segments', { update_frequency: null, freshness: 'unknown' })
 ];
 
+/** The notebook widget's wording (scout_jupyter/widgets/format.py), generated and checked in Python. */
+const WIDGET = JSON.parse(
+  readFileSync(resolve(__dirname, '../../tests/fixtures/wording_cases.json'), 'utf-8')
+);
+
 describe('freshness wording', () => {
   it('says the age and the expected schedule', () => {
     expect(freshnessWording(NINE[0], NOW)).toBe('3 h ago · expected daily');
   });
 
-  it('counts minutes, hours, then days', () => {
+  it('is word for word the notebook widget’s', () => {
+    const now = new Date(WIDGET.now);
+    for (const c of WIDGET.freshness_words) {
+      expect(freshnessWording(c, now), JSON.stringify(c)).toBe(c.words);
+    }
+    for (const c of WIDGET.labels) {
+      expect(badgeLabel(c.state)).toBe(c.text);
+    }
+    for (const c of WIDGET.sizes) {
+      expect(formatSize(c.bytes)).toBe(c.text);
+    }
+    expect(WIDGET.freshness_words.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('counts minutes, hours, days, then months', () => {
     expect(relativeAge('2024-08-10T05:14:30Z', NOW)).toBe('just now');
     expect(relativeAge('2024-08-10T05:03:00Z', NOW)).toBe('12 min ago');
     expect(relativeAge('2024-08-09T05:16:00Z', NOW)).toBe('23 h ago');
-    expect(relativeAge('2024-08-08T05:16:00Z', NOW)).toBe('47 h ago');
+    expect(relativeAge('2024-08-08T05:16:00Z', NOW)).toBe('1 d ago');
     expect(relativeAge('2024-07-30T00:00:00Z', NOW)).toBe('11 d ago');
+    expect(relativeAge('2024-05-01T00:00:00Z', NOW)).toBe('3 mo ago');
   });
 
-  it('treats a timestamp in the future (clock skew) as just now', () => {
-    expect(relativeAge('2024-08-10T06:00:00Z', NOW)).toBe('just now');
+  it('says a future time (clock skew) as such', () => {
+    expect(relativeAge('2024-08-10T09:20:00Z', NOW)).toBe('in 4 h');
   });
 
   it('says what it does not know', () => {
-    expect(relativeAge('', NOW)).toBe('date unknown');
-    expect(relativeAge('not a date', NOW)).toBe('date unknown');
-    expect(freshnessWording(NINE[8], NOW)).toBe('3 h ago · no update schedule');
+    expect(relativeAge('', NOW)).toBe('never');
+    expect(relativeAge('not a date', NOW)).toBe('never');
+    expect(freshnessWording(NINE[8], NOW)).toBe('3 h ago · no schedule');
   });
 
   it('shows the server’s answer on the badge, never its own', () => {
     // 11 days old and weekly would be "stale" by the rule; the badge shows what the server said
-    expect(badgeLabel(NINE[2].freshness)).toBe('stale');
-    expect(badgeLabel('overdue')).toBe('overdue');
-    expect(badgeLabel('something new')).toBe('unknown');
+    expect(badgeLabel(NINE[2].freshness)).toBe('◔ stale');
+    expect(badgeLabel('overdue')).toBe('! overdue');
+    expect(badgeLabel('something new')).toBe('? unknown');
+    expect(badgeState('something new')).toBe('unknown');
     expect(badgeTitle(NINE[4], NOW)).toBe('overdue: 5 d ago · expected daily');
   });
 });
@@ -97,12 +121,12 @@ describe('numbers', () => {
     expect(formatRows(50000)).toBe('50,000 rows');
   });
 
-  it('sizes in decimal units like the CLI', () => {
+  it('sizes in powers of 1024 like the widget', () => {
     expect(formatSize(512)).toBe('512 B');
-    expect(formatSize(4100)).toBe('4.1 kB');
+    expect(formatSize(4100)).toBe('4.0 KB');
     expect(formatSize(2_048_576)).toBe('2.0 MB');
-    expect(formatSize(5e12)).toBe('5000.0 GB');
-    expect(formatSize(null)).toBe('-');
+    expect(formatSize(150 * 1024 * 1024)).toBe('150 MB');
+    expect(formatSize(null)).toBe('—');
   });
 });
 
@@ -232,7 +256,7 @@ describe('jobs and errors', () => {
   it('words every state of a publish job', () => {
     expect(jobMessage(job({ state: 'queued', progress: 0 }))).toBe('Publish queued (2 datasets)');
     expect(jobMessage(job({}))).toBe('Publishing 2 datasets: 42%');
-    expect(jobMessage(job({ state: 'succeeded', progress: 1 }))).toBe('Published 2 datasets (1.5 kB uploaded)');
+    expect(jobMessage(job({ state: 'succeeded', progress: 1 }))).toBe('Published 2 datasets (1.5 KB uploaded)');
     const unchanged = job({ state: 'succeeded', progress: 1 });
     unchanged.datasets.forEach(d => (d.bytes_uploaded = 0));
     expect(jobMessage(unchanged)).toBe('Published 2 datasets (unchanged: nothing uploaded)');

@@ -29,46 +29,69 @@ export interface ILayerGroup {
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+const AGE_UNITS: [number, string][] = [
+  [30 * DAY, 'mo'],
+  [DAY, 'd'],
+  [HOUR, 'h'],
+  [MINUTE, 'min']
+];
 
-/** "just now", "12 min ago", "3 h ago", "5 d ago" — the age of a timestamp at `now`. */
+/** What each freshness state reads as without its colour (icon, word), as in the widget. */
+export const FRESHNESS_ICONS: Record<string, string> = {
+  fresh: '✓',
+  stale: '◔',
+  overdue: '!',
+  unknown: '?'
+};
+
+function parseTime(iso: string | null | undefined): number {
+  return iso ? Date.parse(iso) : NaN;
+}
+
+/**
+ * "just now", "12 min ago", "3 h ago", "5 d ago", "3 mo ago", "in 4 h" (a future time);
+ * "never" without a valid time. The wording of the notebook widget (widgets/format.py `age`).
+ */
 export function relativeAge(iso: string | null | undefined, now: Date): string {
-  const when = iso ? Date.parse(iso) : NaN;
+  const when = parseTime(iso);
   if (Number.isNaN(when)) {
-    return 'date unknown';
+    return 'never';
   }
-  const age = now.getTime() - when;
-  if (age < MINUTE) {
+  const span = Math.abs(now.getTime() - when);
+  if (span < MINUTE) {
     return 'just now';
   }
-  if (age < HOUR) {
-    return `${Math.floor(age / MINUTE)} min ago`;
-  }
-  if (age < 2 * DAY) {
-    return `${Math.floor(age / HOUR)} h ago`;
-  }
-  return `${Math.floor(age / DAY)} d ago`;
+  const [size, unit] = AGE_UNITS.find(([size]) => span >= size)!;
+  const amount = `${Math.floor(span / size)} ${unit}`;
+  return when > now.getTime() ? `in ${amount}` : `${amount} ago`;
 }
 
-/** The badge's text: the server's freshness word. */
+/** The badge's text: an icon and the server's freshness word ("✓ fresh"). */
 export function badgeLabel(freshness: Freshness | string): string {
-  return ['fresh', 'stale', 'overdue'].includes(freshness) ? freshness : 'unknown';
+  const state = freshness in FRESHNESS_ICONS ? freshness : 'unknown';
+  return `${FRESHNESS_ICONS[state]} ${state}`;
 }
 
-/** "3 h ago · expected daily" (the same wording as the notebook widget). */
+/** The state a badge is coloured by: the server's word, or "unknown". */
+export function badgeState(freshness: Freshness | string): string {
+  return freshness in FRESHNESS_ICONS ? freshness : 'unknown';
+}
+
+/** "3 h ago · expected daily" — the same wording as the notebook widget's badge. */
 export function freshnessWording(
   dataset: Pick<IDatasetSummary, 'last_modified' | 'update_frequency'>,
   now: Date
 ): string {
-  const age = relativeAge(dataset.last_modified, now);
-  const schedule = dataset.update_frequency
-    ? `expected ${dataset.update_frequency}`
-    : 'no update schedule';
-  return `${age} · ${schedule}`;
+  const expected = dataset.update_frequency ? `expected ${dataset.update_frequency}` : 'no schedule';
+  if (Number.isNaN(parseTime(dataset.last_modified))) {
+    return `never updated · ${expected}`;
+  }
+  return `${relativeAge(dataset.last_modified, now)} · ${expected}`;
 }
 
 /** The badge's tooltip and accessible name: "fresh: 3 h ago · expected daily". */
 export function badgeTitle(dataset: IDatasetSummary, now: Date): string {
-  return `${badgeLabel(dataset.freshness)}: ${freshnessWording(dataset, now)}`;
+  return `${badgeState(dataset.freshness)}: ${freshnessWording(dataset, now)}`;
 }
 
 /** 15420 → "15,420" (no locale: the same text on every machine). */
@@ -82,20 +105,23 @@ export function formatRows(n: number): string {
   return `${formatCount(n)} ${n === 1 ? 'row' : 'rows'}`;
 }
 
-/** Decimal units, like the `scout` CLI: "512 B", "4.1 kB", "2.0 MB". */
+const SIZE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+
+/** "2.0 MB" in powers of 1024, as the widget (and file browsers) say it; "—" when unknown. */
 export function formatSize(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) {
-    return '-';
+    return '—';
   }
-  const units = ['B', 'kB', 'MB', 'GB'];
-  let n = bytes;
-  for (const unit of units) {
-    if (n < 1000 || unit === 'GB') {
-      return unit === 'B' ? `${Math.round(n)} B` : `${n.toFixed(1)} ${unit}`;
-    }
-    n /= 1000;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < SIZE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
   }
-  return String(bytes);
+  if (unit === 0) {
+    return `${Math.trunc(value)} B`;
+  }
+  return `${value < 100 ? value.toFixed(1) : Math.round(value)} ${SIZE_UNITS[unit]}`;
 }
 
 // the lower-cased text a dataset is searched in, computed once per dataset object

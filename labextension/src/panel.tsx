@@ -11,6 +11,7 @@ import * as React from 'react';
 
 import {
   badgeLabel,
+  badgeState,
   badgeTitle,
   formatCount,
   formatRows,
@@ -57,7 +58,7 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
       className="scout-Dataset"
       data-dataset-id={d.id}
       tabIndex={-1}
-      aria-label={`${d.id}, ${label}, ${formatRows(d.row_count)}`}
+      aria-label={`${d.id}, ${badgeState(d.freshness)}, ${formatRows(d.row_count)}`}
       aria-keyshortcuts="Enter Space"
       title="Enter: load into the notebook · Space: preview"
       onKeyDown={onKeyDown}
@@ -67,7 +68,7 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
           {d.name}
         </span>
         <span
-          className={`scout-Badge scout-Badge-${label}`}
+          className={`scout-Badge scout-Badge-${badgeState(d.freshness)}`}
           title={badgeTitle(d, now)}
           aria-label={`freshness ${badgeTitle(d, now)}`}
         >

@@ -8,7 +8,7 @@ import { tableRowsIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { requestAPI } from './api';
-import { badgeLabel, cellText, freshnessWording, previewCaption } from './model';
+import { badgeLabel, badgeState, cellText, freshnessWording, previewCaption } from './model';
 import type { IDatasetSummary, IPreview } from './types';
 
 export const PREVIEW_ROWS = 50;
@@ -20,7 +20,7 @@ function PreviewTable({ dataset, preview }: { dataset: IDatasetSummary; preview:
       <div className="scout-Preview-header">
         <h2 className="scout-Preview-title">
           {dataset.id}
-          <span className={`scout-Badge scout-Badge-${label}`}>{label}</span>
+          <span className={`scout-Badge scout-Badge-${badgeState(dataset.freshness)}`}>{label}</span>
         </h2>
         {dataset.description && <p className="scout-Preview-description">{dataset.description}</p>}
         <p className="scout-Preview-caption">

@@ -4,19 +4,21 @@ GETs, Load into a new notebook, Preview, Copy URL, Publish… from the palette, 
 
 The tests of this module share one page (module scope) and run in file order, as one user's
 session would. Every wait polls a condition in the page with a generous deadline. Screenshots
-go to ``tests/e2e/artifacts/sidebar/`` (gitignored).
+go to ``test-artifacts/sidebar/`` (gitignored; ``SCOUT_TEST_ARTIFACTS`` moves it).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from .test_lab_browser import chromium_page
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "sidebar"
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("SCOUT_TEST_ARTIFACTS", REPO / "test-artifacts")) / "sidebar"
 TIMEOUT_MS = 60_000
 SIDEBAR = "#scout-datasets"
 ROWS = f"{SIDEBAR} .scout-Dataset"
@@ -98,7 +100,7 @@ def test_the_panel_lists_the_nine_datasets_with_badges(page):
     layers = page.locator(f"{SIDEBAR} .scout-Layer-title").all_inner_texts()
     assert [t.split()[0].lower() for t in layers] == ["gold", "platinum"]
     badges = page.locator(f"{ROWS} .scout-Badge").all_inner_texts()
-    assert len(badges) == 9 and set(badges) == {"fresh"}  # just published by the fixture
+    assert len(badges) == 9 and set(badges) == {"✓ fresh"}  # just published by the fixture
     first = row(page, "gold/product_mix")
     assert "expected daily" in first.locator(".scout-Dataset-age").inner_text()
     assert "rows" in first.locator(".scout-Dataset-meta").inner_text()
