@@ -39,6 +39,8 @@ from sqlalchemy.engine import Connection, Engine
 from ..csvio import CsvParquetWriter, WriteResult
 from ..errors import SchemaError
 from ..schema import SchemaInferrer, TableSchema
+from .arrow_export import export_arrow, progress_emitter
+from .arrow_source import NotEquivalent, adbc_source, plain_query
 from .config import DatasetDefinition
 from .progress import ProgressEvent
 
@@ -183,6 +185,10 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
     """Run the dataset's query and write its CSV and Parquet files under ``workdir``."""
     emit = emit or (lambda event: None)
     folder = workdir / definition.id.replace("/", "__")
+    arrow = _export_arrow(engine, definition, folder, chunk_size=chunk_size,
+                          guard_csv_formulas=guard_csv_formulas, emit=emit)
+    if arrow is not None:
+        return arrow
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
@@ -200,6 +206,35 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
     log.info("Exported %s: %d rows, %d CSV bytes", definition.id, files.row_count, files.size_bytes)
     return ExportedDataset(dataset_id=definition.id, schema=schema, folder=folder, csv_path=csv_path,
                            parquet_path=parquet_path, spool_path=spool.path, files=files, spooled=spool.spooled)
+
+
+def _export_arrow(engine: Engine, definition: DatasetDefinition, folder: Path, *, chunk_size: int,
+                  guard_csv_formulas: bool, emit: Emit) -> ExportedDataset | None:
+    """The Arrow-native export (:mod:`.arrow_export`) when the source and the query allow it;
+    None when the dataset must go through SQLAlchemy (nothing is left in ``folder`` then)."""
+    if definition.query is None or definition.materialize is not None or not plain_query(definition.query, engine):
+        return None
+    source = adbc_source(engine)
+    if source is None:
+        return None
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    csv_path, parquet_path = folder / f"{definition.name}.csv", folder / f"{definition.name}.parquet"
+    try:
+        schema, files = export_arrow(source, definition.query, csv_path, parquet_path, chunk_size=chunk_size,
+                                     guard_csv_formulas=guard_csv_formulas,
+                                     progress=progress_emitter(definition.id, emit))
+    except NotEquivalent as exc:
+        log.info("%s: read through SQLAlchemy (%s)", definition.id, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    log.info("Exported %s through ADBC: %d rows, %d CSV bytes", definition.id, files.row_count, files.size_bytes)
+    return ExportedDataset(dataset_id=definition.id, schema=schema, folder=folder, csv_path=csv_path,
+                           parquet_path=parquet_path, spool_path=folder / "chunks.spool", files=files,
+                           spooled=False)
 
 
 def unwrap_error(exc: BaseException) -> BaseException:

@@ -7,8 +7,12 @@ everything the exported bytes depend on:
 
 * the database file's bytes (and its ``-wal`` file, if any),
 * the query text, or the callable's name and its module's source file,
-* ``guard_csv_formulas``, and the source of the modules that format the files (csvio, schema,
-  export) with the package version.
+* ``guard_csv_formulas``, and the source of the modules that read and format the files (csvio,
+  schema, arrowconv, export, arrow_source, arrow_export) with the package version,
+* the SQL engines that may run the query: the ``sqlite3`` module's SQLite and the ADBC SQLite
+  driver (which bundles its own SQLite). Their results can differ (SQLite 3.40's ``round(37.125,
+  2)`` is 37.12, 3.53's is 37.13), so a change of engine exports again and any change of bytes
+  becomes a new version, never a reused entry of the other engine's bytes.
 
 The digests live in a small publisher state object beside the data, ``<namespace>/.publish/
 state.json`` (``{"datasets": {id: {"fingerprint", "sha256"}}}``), not in the manifest, so the
@@ -98,11 +102,12 @@ def source_digest(url: str) -> str | None:
 @lru_cache(maxsize=1)
 def code_digest() -> str:
     """The package version and the source of the modules that decide the exported bytes."""
-    from .. import csvio, schema
-    from . import export
+    from .. import arrowconv, csvio, schema
+    from . import arrow_export, arrow_source, export
 
-    files = [Path(m.__file__) for m in (csvio, schema, export)]
-    return hashlib.sha256("/".join([__version__, *(_file_sha256(f) for f in files)]).encode()).hexdigest()
+    files = [Path(m.__file__) for m in (csvio, schema, arrowconv, export, arrow_source, arrow_export)]
+    parts = [__version__, arrow_source.engine_versions(), *(_file_sha256(f) for f in files)]
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
 
 def _module_digest(target: str) -> str | None:
