@@ -10,18 +10,16 @@ stdout. Progress bars appear only when stderr is a terminal. ``--debug`` shows t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import settings
-from .errors import ChecksumMismatch, ConfigError, ObjectNotFound, ScoutError
+from .errors import ConfigError, ObjectNotFound, ScoutError
 from .manifest import DEFAULT_NAMESPACE, DatasetEntry, Manifest, latest_manifest_key, validate_dataset_id
 from .storage import DEFAULT_STORE, open_storage, storage_url_from_arg
 from .storage.base import Storage
@@ -241,35 +239,30 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    """Streams the file through :meth:`Client.download` (direct mode): verified, never partial."""
+    from .cache import Cache
+    from .client.core import Client
+    from .client.download import copy_to_stream
+    from .client.transport import DirectTransport
+
     storage, entry = _entry(args)
     parquet = args.format == "parquet"
     key = entry.parquet_key if parquet else entry.csv_key
     if key is None:
         raise ObjectNotFound(f"{entry.id} has no Parquet copy")
-    expected = entry.parquet_sha256 if parquet else entry.sha256
-    target = args.output or key.rsplit("/", 1)[1]
-    folder = Path(".") if target == "-" else Path(target).expanduser().absolute().parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".scout-get-", suffix=".part")
-    try:
-        digest, size = hashlib.sha256(), 0
-        with os.fdopen(fd, "wb") as fh:
-            for chunk in storage.iter_bytes(key):
-                fh.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        if digest.hexdigest() != expected:
-            raise ChecksumMismatch(f"Checksum validation failed for {entry.id}: the download does not match "
-                                   "the manifest's sha256; nothing was written")
-        if target == "-":
-            with open(tmp, "rb") as fh:
-                shutil.copyfileobj(fh, sys.stdout.buffer)
-            sys.stdout.flush()
-        else:
-            os.replace(tmp, target)
-            print(f"{target}: {size:,} bytes, sha256 verified", file=sys.stderr)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    # A scratch cache: the CLI leaves nothing behind but the file asked for.
+    with tempfile.TemporaryDirectory(prefix="scout-get-") as scratch:
+        client = Client(DirectTransport(storage, namespace=args.namespace), cache=Cache(Path(scratch) / "cache"))
+        try:
+            if args.output == "-":
+                copy_to_stream(client.download(entry.id, Path(scratch) / "file", fmt=args.format), sys.stdout.buffer)
+                sys.stdout.flush()
+            else:
+                target = client.download(entry.id, args.output or key.rsplit("/", 1)[1], fmt=args.format)
+                size = entry.parquet_size_bytes if parquet else entry.size_bytes
+                print(f"{args.output or target.name}: {size:,} bytes, sha256 verified", file=sys.stderr)
+        finally:
+            client.close()
     return 0
 
 

@@ -1,5 +1,6 @@
-"""One dataset's export: a result that fits in one chunk skips the spool, anything longer uses it,
-and both give the same bytes."""
+"""One dataset's export through SQLAlchemy (``reader="sqlalchemy"``): a result that fits in one
+chunk skips the spool, anything longer uses it, and both give the same bytes. The ADBC path is
+tested in test_publish_arrow.py."""
 
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ def short_then_more(connection):
 
 
 def test_a_result_of_one_chunk_is_written_without_a_spool(engine, tmp_path):
-    one = export_dataset(engine, definition(), tmp_path / "one", chunk_size=1_000)
-    many = export_dataset(engine, definition(), tmp_path / "many", chunk_size=10)
+    one = export_dataset(engine, definition(), tmp_path / "one", chunk_size=1_000, reader="sqlalchemy")
+    many = export_dataset(engine, definition(), tmp_path / "many", chunk_size=10, reader="sqlalchemy")
     assert not one.spooled and not one.spool_path.exists()
     assert many.spooled and many.spool_path.exists()
     assert one.row_count == many.row_count == 63
@@ -50,14 +51,14 @@ def test_a_result_of_one_chunk_is_written_without_a_spool(engine, tmp_path):
 
 
 def test_a_full_first_chunk_goes_to_the_spool(engine, tmp_path):
-    exported = export_dataset(engine, definition(), tmp_path, chunk_size=63)  # exactly one full chunk
+    exported = export_dataset(engine, definition(), tmp_path, chunk_size=63, reader="sqlalchemy")  # one full chunk
     assert exported.spooled and sum(len(c) for c in exported.chunks()) == 63
 
 
 def test_a_short_chunk_followed_by_more_is_spooled_with_it(engine, tmp_path):
     mixed = export_dataset(engine, definition(callable="tests.test_publish_export:short_then_more"),
                            tmp_path / "mixed", chunk_size=1_000)
-    plain = export_dataset(engine, definition(), tmp_path / "plain", chunk_size=1_000)
+    plain = export_dataset(engine, definition(), tmp_path / "plain", chunk_size=1_000, reader="sqlalchemy")
     assert mixed.spooled and [len(c) for c in mixed.chunks()] == [5, 58]
     assert mixed.csv_path.read_bytes() == plain.csv_path.read_bytes()
     frame = read_csv(mixed.csv_path, mixed.schema)

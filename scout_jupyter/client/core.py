@@ -13,6 +13,7 @@ against the manifest's; ``verify="full"`` re-hashes the cached file and parses i
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,7 +28,7 @@ from ..schema import TableSchema
 from ..storage.retry import RetryPolicy
 from ..ttl import check_ttl
 from . import frames
-from .download import BytesFn, Downloader, report_bytes
+from .download import BytesFn, Downloader, download_to, report_bytes
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
 from .manifests import ManifestState, OfflineWarning
 from .transport import Grant
@@ -288,8 +289,16 @@ class Client:
         return grant
 
     def load_raw(self, dataset_id: str, date: str | None = None) -> bytes:
-        """The CSV's bytes, verified against the manifest."""
+        """The CSV's bytes, verified against the manifest, held in memory (the whole file: for
+        large datasets use :meth:`path` or :meth:`download`, which stream)."""
         return self.path(dataset_id, date=date).read_bytes()
+
+    def download(self, dataset_id: str, path: str | os.PathLike, *, date: str | None = None,
+                 fmt: str = "csv") -> Path:
+        """Stream the dataset's file to ``path`` in blocks (memory stays flat), verifying its
+        sha256 on the way; ``path`` appears only when the hash matched (else nothing is written,
+        and an existing file is left as it was). A cached copy is copied, verified the same way."""
+        return download_to(self, dataset_id, path, date=date, fmt=fmt)
 
     def path(self, dataset_id: str, *, date: str | None = None, fmt: str = "csv") -> Path:
         """The verified cached file (downloaded if needed): for fsspec and other readers."""

@@ -1,14 +1,20 @@
-"""Verified downloads into the cache.
+"""Verified downloads, into the cache or to a file of the caller's.
 
-A file streams into a temp file in the cache while its sha256 is computed; it is renamed into
-``objects/`` only when size and hash match the manifest, so a failed, cut or corrupted download
-leaves nothing cached. Transient faults retry the whole download; a signed URL refused with
-403 (it expired during a retry) is signed again once.
+A file streams into a temp file while its sha256 is computed, in blocks: memory stays flat
+whatever the file's size. The temp file is renamed onto its destination (``objects/`` in the
+cache, or the caller's path for :func:`download_to`) only when size and hash match the
+manifest, so a failed, cut or corrupted download leaves nothing behind. Transient faults retry
+the whole download; a signed URL refused with 403 (it expired during a retry) is signed again
+once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +22,7 @@ from typing import Any, Callable, Iterator
 
 from ..cache import Cache, PendingObject
 from ..clock import Clock
-from ..errors import ChecksumMismatch, ObjectNotFound, StorageError
+from ..errors import ChecksumMismatch, ConfigError, ObjectNotFound, StorageError, StorageUnavailable
 from ..storage.retry import RetryPolicy
 from .http import HttpTransient, with_retry
 from .transport import BodyInterrupted, Grant, SignatureRejected
@@ -67,7 +73,15 @@ class Downloader:
                            describe=f"download of {label}")
                 return pending.commit()
 
-    def _attempt(self, state: "_GrantState", pending: PendingObject, bar: Any, label: str) -> None:
+    def fetch_to(self, grant: Grant, renew: Callable[[], Grant], label: str, target: Path) -> Path:
+        """Stream ``grant``'s file to ``target`` (not through the cache); ``target`` appears,
+        whole and verified, only when the sha256 matched."""
+        state = _GrantState(grant, renew, self.clock)
+        with FileSink(target, grant.sha256, grant.size_bytes, label) as sink, self._bar(grant, label) as bar:
+            with_retry(self.retry, lambda: self._attempt(state, sink, bar, label), describe=f"download of {label}")
+            return sink.commit()
+
+    def _attempt(self, state: "_GrantState", pending: "PendingObject | FileSink", bar: Any, label: str) -> None:
         pending.reset()
         bar.reset(total=state.grant.size_bytes)
         try:
@@ -84,7 +98,7 @@ class Downloader:
         pending.check()
 
     @staticmethod
-    def _cut_short(pending: PendingObject, label: str) -> _CutShort:
+    def _cut_short(pending: "PendingObject | FileSink", label: str) -> _CutShort:
         error = ChecksumMismatch(
             f"Checksum validation failed for {label}: expected {pending.sha256} "
             f"({pending.expected_size} bytes), got {pending.size} bytes (download cut short)")
@@ -151,3 +165,103 @@ class _NoBar:
 
     def reset(self, total: int | None = None) -> None:
         pass
+
+
+class FileSink:
+    """A download to the caller's file: a hidden temp file beside ``target`` that replaces it
+    (:meth:`commit`) only when its size and sha256 match. As a context manager, an error
+    removes the temp file: no partial file is ever left, and an existing ``target`` stays."""
+
+    def __init__(self, target: Path, sha256: str, size: int | None, label: str):
+        self.target, self.sha256, self.expected_size, self.label = target, sha256, size, label
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        self.tmp = Path(name)
+        self._fh = os.fdopen(fd, "wb")
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._fh.write(chunk)
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+
+    def reset(self) -> None:
+        self._fh.seek(0)
+        self._fh.truncate()
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def check(self) -> None:
+        actual = self.hasher.hexdigest()
+        if actual != self.sha256 or (self.expected_size is not None and self.size != self.expected_size):
+            raise ChecksumMismatch(f"Checksum validation failed for {self.label}: expected {self.sha256}, got "
+                                   f"{actual} ({self.size} bytes); nothing was written")
+
+    def commit(self) -> Path:
+        self.check()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._fh.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+    def __enter__(self) -> "FileSink":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.discard()
+
+
+def download_to(client: Any, dataset_id: str, path: str | os.PathLike, *, date: str | None = None,
+                fmt: str = "csv") -> Path:
+    """:meth:`Client.download`: the dataset's file streamed to ``path``, verified (see there)."""
+    from .core import _StaleManifest
+
+    if fmt not in ("csv", "parquet"):
+        raise ConfigError(f"format must be csv or parquet, got {fmt!r}")
+    target = Path(path).expanduser().absolute()
+    if target.is_dir():
+        raise ConfigError(f"{target} is a folder: give the path of the file to write")
+    try:
+        return _download_once(client, dataset_id, target, date, fmt)
+    except _StaleManifest:
+        client.manifest(refresh=True)
+        return _download_once(client, dataset_id, target, date, fmt)
+
+
+def _download_once(client: Any, dataset_id: str, target: Path, date: str | None, fmt: str) -> Path:
+    version = client._resolve(dataset_id, date)
+    entry = version.entry
+    if fmt == "parquet" and not entry.parquet_sha256:
+        raise ConfigError(f"{dataset_id} has no Parquet copy")
+    sha, size = (entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet" else (entry.sha256,
+                                                                                         entry.size_bytes)
+    label = entry.id if fmt == "csv" else f"{entry.id} (parquet)"
+    cached = client.cache.get_object(sha, fmt, size)
+    if cached is not None:  # copied through the same check: the copy is verified, not assumed
+        with FileSink(target, sha, size, label) as sink, open(cached, "rb") as source:
+            for block in iter(lambda: source.read(COPY_BLOCK), b""):
+                sink.write(block)
+            return sink.commit()
+    if client._manifests.offline_now():
+        raise StorageUnavailable(f"{entry.id} is not in the local cache and cannot be downloaded: "
+                                 f"{client._manifests.offline_reason}")
+    grant = version.grant if fmt == "csv" and version.grant is not None else client._grant(version, fmt)
+    return client._downloader.fetch_to(grant, lambda: client._grant(version, fmt), label, target)
+
+
+def copy_to_stream(path: Path, out: Any) -> None:
+    with open(path, "rb") as source:
+        shutil.copyfileobj(source, out, COPY_BLOCK)
+
+
+COPY_BLOCK = 1024 * 1024

@@ -9,6 +9,7 @@ namespaces = ["scout/v1", "scout/v2"]   # dual publication; default ["scout/v1"]
 guard_csv_formulas = false              # RELIABILITY.md row 27
 chunk_size = 20000                      # rows per streamed chunk
 workers = 2                             # datasets exported at the same time
+reader = "auto"                         # "auto": ADBC where it can; "sqlalchemy": always SQLAlchemy
 
 [[datasets]]
 id = "gold/txn_daily"
@@ -48,7 +49,8 @@ NAMESPACE_RE = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_.-]+)*$")
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _DATASET_KEYS = {"id", "description", "update_frequency", "query", "callable", "materialize"}
-_PUBLISH_KEYS = {"namespaces", "guard_csv_formulas", "chunk_size", "workers"}
+_PUBLISH_KEYS = {"namespaces", "guard_csv_formulas", "chunk_size", "workers", "reader"}
+READERS = ("auto", "sqlalchemy")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class PublishConfig:
     guard_csv_formulas: bool = False
     chunk_size: int = DEFAULT_CHUNK_SIZE
     workers: int = DEFAULT_WORKERS  # datasets exported at the same time (memory: one chunk each)
+    reader: str = "auto"  # how queries are read: ADBC where possible ("auto") or always SQLAlchemy
     path: Path | None = None  # the TOML file it came from, for messages
 
     @property
@@ -202,6 +205,11 @@ def _publish_options(section: Any, origin: str) -> dict[str, Any]:
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
             raise ConfigError(f"{origin}: [publish] workers must be an integer in 1..32")
         options["workers"] = workers
+    if "reader" in section:
+        if section["reader"] not in READERS:
+            raise ConfigError(f"{origin}: [publish] reader must be \"auto\" or \"sqlalchemy\", "
+                              f"got {section['reader']!r}")
+        options["reader"] = section["reader"]
     return options
 
 

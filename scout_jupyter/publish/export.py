@@ -181,14 +181,17 @@ def _read(engine: Engine, definition: DatasetDefinition, chunk_size: int, path: 
 
 
 def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path, *, chunk_size: int,
-                   guard_csv_formulas: bool = False, emit: Emit | None = None) -> ExportedDataset:
-    """Run the dataset's query and write its CSV and Parquet files under ``workdir``."""
+                   guard_csv_formulas: bool = False, emit: Emit | None = None, reader: str = "auto") -> ExportedDataset:
+    """Run the dataset's query and write its CSV and Parquet files under ``workdir``: through
+    ADBC when ``reader`` is ``"auto"`` and the source and query allow it (:mod:`.arrow_export`),
+    else through SQLAlchemy with the spool described above."""
     emit = emit or (lambda event: None)
     folder = workdir / definition.id.replace("/", "__")
-    arrow = _export_arrow(engine, definition, folder, chunk_size=chunk_size,
-                          guard_csv_formulas=guard_csv_formulas, emit=emit)
-    if arrow is not None:
-        return arrow
+    if reader == "auto":
+        arrow = _export_arrow(engine, definition, folder, chunk_size=chunk_size,
+                              guard_csv_formulas=guard_csv_formulas, emit=emit)
+        if arrow is not None:
+            return arrow
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:

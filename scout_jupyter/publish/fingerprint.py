@@ -120,13 +120,14 @@ def _module_digest(target: str) -> str | None:
     return _file_sha256(origin) if origin and os.path.isfile(origin) else None
 
 
-def dataset_fingerprint(definition: DatasetDefinition, source: str | None, *, guard_csv_formulas: bool) -> str | None:
+def dataset_fingerprint(definition: DatasetDefinition, source: str | None, *, guard_csv_formulas: bool,
+                        reader: str = "auto") -> str | None:
     """The dataset's fingerprint over ``source`` (a :func:`source_digest`), or None when it
     cannot be trusted to stand for the data."""
     if source is None or definition.materialize:
         return None
     parts = {"source": source, "query": definition.query, "callable": definition.callable,
-             "guard_csv_formulas": guard_csv_formulas, "code": code_digest()}
+             "guard_csv_formulas": guard_csv_formulas, "code": code_digest(), "reader": reader}
     if definition.callable is not None:
         parts["callable_source"] = _module_digest(definition.callable)
         if parts["callable_source"] is None:

@@ -197,14 +197,16 @@ class _PublishRun:
 
     def prepare(self, definition: DatasetDefinition) -> _Prepared:
         """Stage 1 (any thread): reuse by fingerprint, or export to the work folder."""
-        fingerprint = dataset_fingerprint(definition, self.source, guard_csv_formulas=self.config.guard_csv_formulas)
+        fingerprint = dataset_fingerprint(definition, self.source, guard_csv_formulas=self.config.guard_csv_formulas,
+                                          reader=self.config.reader)
         try:
             reused = self.reuse_by_fingerprint(definition, fingerprint)
             if reused is not None:
                 return _Prepared(fingerprint, result=reused)
             self.emit(ProgressEvent(definition.id, "export", "started"))
             exported = export_dataset(self.engine, definition, self.workdir, chunk_size=self.config.chunk_size,
-                                      guard_csv_formulas=self.config.guard_csv_formulas, emit=self.emit)
+                                      guard_csv_formulas=self.config.guard_csv_formulas, emit=self.emit,
+                                      reader=self.config.reader)
             self.emit(ProgressEvent(definition.id, "export", "done", exported.files.size_bytes,
                                     exported.files.size_bytes))
             return _Prepared(fingerprint, exported=exported)
