@@ -20,8 +20,8 @@ the caller publishes through SQLAlchemy instead:
   driver's REAL text (``^-?d.dddddde±dd$`` or ``inf``) or bytes that are not UTF-8 raise
   ``NotEquivalent`` (a genuine text of that shape only costs the faster path); a column ADBC
   types as BLOB goes through SQLAlchemy too;
-* PostgreSQL: ``numeric`` becomes float64 (``read_sql``'s ``coerce_float``), ``real`` float64,
-  small integers int64; a column of any other type raises ``NotEquivalent`` at the first chunk
+* PostgreSQL: ``numeric`` becomes float64 (``read_sql``'s ``coerce_float``), ``real`` float64
+  through its shortest text (as psycopg reads it), small integers int64; a column of any other type raises ``NotEquivalent`` at the first chunk
   (intervals, UUIDs, JSON, arrays… arrive as other Python objects through psycopg).
 
 One difference is deliberate and is a schema change, not a silent one: an integer column with
@@ -53,7 +53,7 @@ _DRIVER_REAL_TEXT = r"^-?([0-9]\.[0-9]{6}e[+-][0-9]{2,3}|inf)$"
 #: PostgreSQL types whose ADBC arrays equal (after normalize) what psycopg + read_sql give
 _PG_SAFE = {"int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bool", "date",
             "timestamp", "timestamptz", "name"}
-_PG_TYPE_KEY = b"ADBC:postgresql:typname"
+_PG_TYPE_KEY = b"POSTGRESQL:type"
 
 
 class NotEquivalent(Exception):
@@ -205,6 +205,8 @@ def normalize(chunk: pa.Table, backend: str) -> pa.Table:
     """The chunk as the arrays the pandas path would give for the same rows (see the module)."""
     arrays = []
     for name, column in zip(chunk.column_names, chunk.columns):
+        if isinstance(column.type, pa.BaseExtensionType):  # numeric: an opaque type stored as text
+            column = pa.chunked_array([c.storage for c in column.chunks], column.type.storage_type)
         arr = source_array(column)
         t = arr.type
         if pa.types.is_binary(t) or pa.types.is_large_binary(t):
@@ -212,7 +214,8 @@ def normalize(chunk: pa.Table, backend: str) -> pa.Table:
         if backend == "sqlite" and pa.types.is_string(t):
             _check_sqlite_text(name, arr)
         if pa.types.is_floating(t) and t != pa.float64():
-            arr = arr.cast(pa.float64())
+            # psycopg reads a real from its shortest text ("0.33333334"), not by widening the bits
+            arr = arr.cast(pa.string()).cast(pa.float64())
         elif pa.types.is_integer(t) and t != pa.int64():
             arr = arr.cast(pa.int64())
         elif backend == "postgresql" and pa.types.is_string(t) and _is_numeric(chunk.schema.field(name)):
