@@ -60,6 +60,7 @@ labextension: $(VENV)/.installed
 	cd labextension && $(JLPM) install && $(JLPM) build:prod
 
 bench: venv
+	$(PY) -m pip install -q -e ".[test,bench]"
 	$(PY) -m bench --quick
 
 clean:

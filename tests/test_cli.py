@@ -222,3 +222,16 @@ def test_ls_and_verify_read_an_original_format_manifest_with_a_warning(capsys, e
                    "manifest_sha256 was not verified\n")
     code, out, err = run(capsys, "verify", "--store", env["store"])
     assert code == 0 and out.count("ok ") == 3 and "not verified" in err
+
+
+def test_get_streams_through_the_client_download(capsys, env, monkeypatch):
+    from scout_jupyter.client.core import Client
+
+    published(capsys, env)
+    calls = []
+    real = Client.download
+    monkeypatch.setattr(Client, "download", lambda self, *a, **kw: (calls.append((a, kw)), real(self, *a, **kw))[1])
+    target = env["tmp"] / "out" / "notes.csv"
+    code, _, err = run(capsys, "get", "gold/notes", "-o", str(target), "--store", env["store"])
+    assert code == 0 and calls == [(("gold/notes", str(target)), {"fmt": "csv"})]
+    assert target.read_bytes().startswith(b"id,note,code\n")

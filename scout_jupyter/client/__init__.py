@@ -6,7 +6,7 @@ scout.datasets()                                  # one row per dataset, with fr
 df = scout.load("gold/txn_daily", columns=["date_key", "revenue"], limit=1000)
 raw = scout.load_raw("gold/txn_daily")            # the CSV's bytes, in memory
 path = scout.path("gold/txn_daily")                # the verified cached file (streamed)
-scout.download("gold/txn_daily", "txn.csv")        # streamed to a file of yours, verified
+scout.connect().download("gold/txn_daily", "txn.csv")  # streamed to a file of yours, verified
 url = scout.signed_url("gold/txn_daily", ttl=3600)
 client = scout.connect(api_url=..., token=...)    # or connect(storage_url=...) for direct mode
 ```
@@ -40,6 +40,7 @@ from .http import HttpApi
 from .jobs import JobStatus, ProgressFn
 from .transport import DirectTransport, ProxyTransport
 
+# (no module-level ``download``: the name is the submodule's; ``Client.download`` streams to a file)
 __all__ = ["Client", "JobStatus", "OfflineWarning", "access_report", "analytics", "browse", "connect", "datasets",
            "job", "load", "load_raw", "path", "publish", "signed_url"]
 
@@ -112,7 +113,7 @@ def load(dataset_id: str, columns: Sequence[str] | None = None, limit: int | Non
 
 def load_raw(dataset_id: str, date: str | None = None) -> bytes:
     """The dataset's CSV bytes, verified against the manifest's sha256, all in memory (for large
-    files use :func:`path` or :func:`download`)."""
+    files use :func:`path`, or :meth:`Client.download` to a file of yours)."""
     return default_client().load_raw(dataset_id, date=date)
 
 
@@ -120,10 +121,6 @@ def path(dataset_id: str, *, date: str | None = None, fmt: str = "csv") -> Path:
     """The verified cached file of the dataset (streamed into the cache if needed)."""
     return default_client().path(dataset_id, date=date, fmt=fmt)
 
-
-def download(dataset_id: str, target: str | os.PathLike, *, date: str | None = None, fmt: str = "csv") -> Path:
-    """Stream the dataset's file to ``target``, verified (see :meth:`Client.download`)."""
-    return default_client().download(dataset_id, target, date=date, fmt=fmt)
 
 
 def signed_url(dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
