@@ -111,7 +111,7 @@ def child(kind: str, url: str, workdir: str) -> dict:
     return {"seconds": seconds, "csv_bytes": size, "rows": rows, "mb": (_status_kb("VmHWM") - base) / 1024}
 
 
-def measure(kind: str, url: str) -> dict:
+def measure_one(kind: str, url: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="scout-bench-export-") as work:
         out = subprocess.run([sys.executable, "-m", "bench.bench_export", "--child", kind, url, work], cwd=ROOT,
                              capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -131,7 +131,7 @@ def postgres_rows(big: Path, rows: int) -> dict:
     try:
         url = server.url(server.create_database())
         copy_to_postgres(big, url)
-        subject, baseline = measure("publisher", url), measure("pandas", url)
+        subject, baseline = measure_one("publisher", url), measure_one("pandas", url)
     finally:
         server.stop()
     rate = subject["csv_bytes"] / subject["seconds"] / 1e6
@@ -142,15 +142,19 @@ def postgres_rows(big: Path, rows: int) -> dict:
         "note": f"{rate:.0f} MB/s of CSV; peak memory {subject['mb']:.0f} MB (pandas path {baseline['mb']:.0f} MB)"}}
 
 
-def run(quick: bool = True, postgres: bool = True) -> dict:
-    rows, small = (200_000, 20_000) if quick else (1_000_000, 100_000)
+def run(quick: bool = True) -> dict:
+    return measure(*((200_000, 20_000) if quick else (1_000_000, 100_000)))
+
+
+def measure(rows: int, small: int, postgres: bool = True) -> dict:
+    """The B13 rows for a table of ``rows`` rows (memory against ``small`` rows)."""
     with tempfile.TemporaryDirectory(prefix="scout-bench-export-src-") as tmp:
         big, little = build_sqlite(Path(tmp) / "big.sqlite", rows), build_sqlite(Path(tmp) / "small.sqlite", small)
         url = f"sqlite:///{big}"
-        subject, baseline = measure("publisher", url), measure("pandas", url)
-        again = measure("publisher", url)
+        subject, baseline = measure_one("publisher", url), measure_one("pandas", url)
+        again = measure_one("publisher", url)
         subject = min(subject, again, key=lambda r: r["seconds"])
-        small_run = measure("publisher", f"sqlite:///{little}")
+        small_run = measure_one("publisher", f"sqlite:///{little}")
         pg = postgres_rows(big, rows) if postgres else {}
     rate = subject["csv_bytes"] / subject["seconds"] / 1e6
     ratio = subject["seconds"] / baseline["seconds"]
