@@ -29,6 +29,7 @@ from ..storage.retry import RetryPolicy
 from ..ttl import check_ttl
 from . import frames
 from .download import BytesFn, Downloader, download_to, report_bytes
+from .keeper import ParsedKeeper
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
 from .manifests import ManifestState, OfflineWarning
 from .transport import Grant
@@ -72,6 +73,7 @@ class Client:
         self.publish_config = publish_config
         self.source = source_id(transport.origin)
         self._downloader = Downloader(self.cache, transport, retry=self.retry, clock=self.clock, progress=progress)
+        self._keeper = ParsedKeeper()
         self._manifests = ManifestState(transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl,
                                         offline_recheck=offline_recheck)
 
@@ -178,6 +180,7 @@ class Client:
         the manifest has one (a fraction of the bytes, decoded without parsing text); else the CSV."""
         entry = version.entry
         if verify != "full":
+            self._keeper.wait(self.cache.parsed_path(entry.sha256, fp))
             hit = self.cache.read_frame(entry.sha256, fp, source_size=entry.size_bytes, columns=columns, limit=limit)
             if hit is not None:
                 return hit, "cache", "arrow"
@@ -188,14 +191,13 @@ class Client:
                 if partial:
                     self._evict(source, path)
                     return frames.parse(path, "parquet", schema, columns, limit), source, "parquet"
-                whole = frames.parse(path, "parquet", schema)
-                self._keep_parsed(entry, fp, whole, path)
+                whole = self._keep_parsed(entry, fp, frames.parse(path, "parquet", schema), path)
                 return frames.select(whole, columns, limit), source, "parquet"
             except SchemaError as exc:  # a Parquet copy that disagrees with the manifest: use the CSV
                 log.warning("Parquet copy of %s unusable (%s); reading the CSV", entry.id, exc.message)
         path, source = self._object(version, "csv", verify)
         schema, fp, whole = self._parse_csv(version, schema, fp, columns, path)
-        self._keep_parsed(entry, fp, whole, path)
+        whole = self._keep_parsed(entry, fp, whole, path)
         return frames.select(whole, columns, limit), source, "csv"
 
     @staticmethod
@@ -212,12 +214,19 @@ class Client:
         frames.check_columns(schema, columns)
         return schema, frames.INFERRED, frames.parse(path, "csv", schema)
 
-    def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> None:
-        try:
-            parsed = self.cache.write_frame(entry.sha256, fp, frame, source_size=entry.size_bytes)
-            self.cache.evict(keep=[raw, parsed])
-        except OSError as exc:  # a full disk must not fail a load that already succeeded
-            log.warning("Could not keep the parsed copy of %s: %s", entry.id, exc)
+    def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> pd.DataFrame:
+        """Keep ``frame`` as the parsed copy (in the background: :mod:`.keeper`); returns the
+        frame to hand out."""
+        def write(whole: pd.DataFrame) -> None:
+            try:
+                parsed = self.cache.write_frame(entry.sha256, fp, whole, source_size=entry.size_bytes)
+                self.cache.evict(keep=[raw, parsed])
+            except OSError as exc:  # a full disk must not fail a load that already succeeded
+                log.warning("Could not keep the parsed copy of %s: %s", entry.id, exc)
+
+        if self._keeper.background:  # room for the copy now; the write evicts again when done
+            self._evict("download", raw)
+        return self._keeper.keep(self.cache.parsed_path(entry.sha256, fp), frame, write)
 
     def _resolve(self, dataset_id: str, date: str | None) -> _Version:
         current = self.entry(dataset_id)
@@ -387,6 +396,7 @@ class Client:
         return self.datasets()
 
     def close(self) -> None:
+        self._keeper.close()
         self.transport.close()
 
 
