@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,9 @@ from .http import HttpTransient, with_retry
 from .transport import BodyInterrupted, Grant, SignatureRejected
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+#: from this size on, blocks are hashed and written on a second thread while the next arrives
+PIPELINE_MIN_BYTES = 8 * 1024 * 1024
+PIPELINE_DEPTH = 4  # blocks waiting between the two threads (memory: this many × ~1 MB)
 #: sign again this long before a URL's expiry rather than use it
 EXPIRY_MARGIN = timedelta(seconds=5)
 #: ``(bytes_done, bytes_total)`` after each chunk of a download
@@ -84,11 +89,16 @@ class Downloader:
     def _attempt(self, state: "_GrantState", pending: "PendingObject | FileSink", bar: Any, label: str) -> None:
         pending.reset()
         bar.reset(total=state.grant.size_bytes)
+        sink = _Pipeline(pending) if state.grant.size_bytes >= PIPELINE_MIN_BYTES else pending
         try:
-            stream, _ = state.open(self.transport)
-            for chunk in stream:
-                pending.write(chunk)
-                bar.update(len(chunk))
+            try:
+                stream, _ = state.open(self.transport)
+                for chunk in stream:
+                    sink.write(chunk)
+                    bar.update(len(chunk))
+            finally:
+                if sink is not pending:
+                    sink.finish()
         except ObjectNotFound:
             raise StorageError(f"{label} is listed in the manifest but missing from the store") from None
         except BodyInterrupted as exc:
@@ -115,6 +125,40 @@ class Downloader:
 
         return tqdm(total=grant.size_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
                     leave=False)
+
+
+class _Pipeline:
+    """Hands blocks to ``sink.write`` on a thread of its own, at most ``PIPELINE_DEPTH`` ahead:
+    the socket is read while the previous block is hashed and written (both release the GIL).
+    :meth:`finish` waits for the last block and re-raises the writer's error."""
+
+    _STOP = object()
+
+    def __init__(self, sink: Any):
+        self.sink = sink
+        self._queue: queue.Queue = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="scout-download-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not self._STOP:
+            if self._error is None:
+                try:
+                    self.sink.write(block)
+                except BaseException as exc:  # noqa: BLE001 - re-raised by finish()/write()
+                    self._error = exc
+
+    def write(self, block: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def finish(self) -> None:
+        self._queue.put(self._STOP)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 class _GrantState:
@@ -199,9 +243,9 @@ class FileSink:
                                    f"{actual} ({self.size} bytes); nothing was written")
 
     def commit(self) -> Path:
+        # No fsync, as for the cache and as ``scout get`` always did: the rename alone keeps
+        # readers from a torn file, and the manifest's sha256 tells a file cut by a crash.
         self.check()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
         self._fh.close()
         os.chmod(self.tmp, 0o644)
         os.replace(self.tmp, self.target)
