@@ -21,13 +21,21 @@ the caller publishes through SQLAlchemy instead:
   ``NotEquivalent`` (a genuine text of that shape only costs the faster path); a column ADBC
   types as BLOB goes through SQLAlchemy too;
 * PostgreSQL: ``numeric`` becomes float64 (``read_sql``'s ``coerce_float``), ``real`` float64
-  through its shortest text (as psycopg reads it), small integers int64; a column of any other type raises ``NotEquivalent`` at the first chunk
-  (intervals, UUIDs, JSON, arrays… arrive as other Python objects through psycopg).
+  through its shortest text (as psycopg reads it), small integers int64; a column of any other
+  type raises ``NotEquivalent`` at the first chunk (intervals, UUIDs, JSON, arrays… arrive as
+  other Python objects through psycopg).
 
-One difference is deliberate and is a schema change, not a silent one: an integer column with
-NULLs and values beyond 2**53 arrives in pandas as float64, rounded, and is typed ``number``;
-through ADBC it stays exact and is typed ``integer`` — a type change, so the dataset's
-schema_version moves to a new major version (:func:`schema.compare_schemas`).
+The SQL engine is another matter: the ADBC driver bundles its own SQLite (3.53 in driver 1.13)
+while ``sqlite3`` uses the system's (3.40 on Debian 12), and their ``round()`` differs on ties
+(``round(37.125, 2)``: 37.13 against 37.12). Same query, same file, other bytes: the reading
+adds nothing (tests/test_publish_arrow.py shows identical bytes once ``round()`` agrees), but
+the engine counts. Both engines' versions are part of every dataset's fingerprint, so a change
+of engine exports again and publishes changed bytes as a new version (a patch bump), never
+silently; ``[publish] reader = "sqlalchemy"`` keeps the system SQLite.
+
+One difference is a fix: pandas reads an INTEGER chunk that holds a NULL as float64, so the
+SQLAlchemy path rounds integers beyond 2**53 there (2**53 + 1 is published as 2**53, or the
+column becomes ``number``). ADBC keeps them exact; these bytes differ, as a new version.
 """
 
 from __future__ import annotations
