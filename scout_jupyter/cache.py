@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from . import parsedcopy, settings
 from .clock import SYSTEM_CLOCK, Clock
+from .keeper import ParsedKeeper
 from .errors import ChecksumMismatch, ConfigError
 
 try:  # POSIX advisory locks; elsewhere, atomic renames alone keep files whole
@@ -156,6 +157,8 @@ class Cache:
         self._used: dict[str, float] = {}  # path -> when this process last marked it used
         # parsed copies kept mapped between loads (not on Windows: a mapped file cannot be deleted)
         self._copies = parsedcopy.OpenCopies(keep=0 if os.name == "nt" else 8)
+        #: parsed copies of cold loads are written in the background (:mod:`scout_jupyter.keeper`)
+        self.keeper = ParsedKeeper()
         for folder in ("objects", "parsed", "manifests", "tmp", "locks"):
             (self.root / folder).mkdir(parents=True, exist_ok=True)
 
@@ -315,6 +318,7 @@ class Cache:
         return removed
 
     def usage(self) -> dict:
+        self.keeper.wait_all()  # a parsed copy being written counts once it is there
         files = self._data_files()
         return {"root": str(self.root), "files": len(files), "bytes": sum(s for _, s, _ in files),
                 "max_bytes": self.max_bytes}

@@ -29,7 +29,6 @@ from ..storage.retry import RetryPolicy
 from ..ttl import check_ttl
 from . import frames
 from .download import BytesFn, Downloader, download_to, report_bytes
-from .keeper import ParsedKeeper
 from .jobs import JobStatus, ProgressFn, publish_in_process, wait_for_job
 from .manifests import ManifestState, OfflineWarning
 from .transport import Grant
@@ -73,7 +72,6 @@ class Client:
         self.publish_config = publish_config
         self.source = source_id(transport.origin)
         self._downloader = Downloader(self.cache, transport, retry=self.retry, clock=self.clock, progress=progress)
-        self._keeper = ParsedKeeper()
         self._manifests = ManifestState(transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl,
                                         offline_recheck=offline_recheck)
 
@@ -180,7 +178,7 @@ class Client:
         the manifest has one (a fraction of the bytes, decoded without parsing text); else the CSV."""
         entry = version.entry
         if verify != "full":
-            self._keeper.wait(self.cache.parsed_path(entry.sha256, fp))
+            self.cache.keeper.wait(self.cache.parsed_path(entry.sha256, fp))
             hit = self.cache.read_frame(entry.sha256, fp, source_size=entry.size_bytes, columns=columns, limit=limit)
             if hit is not None:
                 return hit, "cache", "arrow"
@@ -215,7 +213,7 @@ class Client:
         return schema, frames.INFERRED, frames.parse(path, "csv", schema)
 
     def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> pd.DataFrame:
-        """Keep ``frame`` as the parsed copy (in the background: :mod:`.keeper`); returns the
+        """Keep ``frame`` as the parsed copy (in the background: :mod:`scout_jupyter.keeper`); returns the
         frame to hand out."""
         def write(whole: pd.DataFrame) -> None:
             try:
@@ -224,9 +222,9 @@ class Client:
             except OSError as exc:  # a full disk must not fail a load that already succeeded
                 log.warning("Could not keep the parsed copy of %s: %s", entry.id, exc)
 
-        if self._keeper.background:  # room for the copy now; the write evicts again when done
+        if self.cache.keeper.background:  # room for the copy now; the write evicts again when done
             self._evict("download", raw)
-        return self._keeper.keep(self.cache.parsed_path(entry.sha256, fp), frame, write)
+        return self.cache.keeper.keep(self.cache.parsed_path(entry.sha256, fp), frame, write)
 
     def _resolve(self, dataset_id: str, date: str | None) -> _Version:
         current = self.entry(dataset_id)
@@ -396,7 +394,7 @@ class Client:
         return self.datasets()
 
     def close(self) -> None:
-        self._keeper.close()
+        self.cache.keeper.close()
         self.transport.close()
 
 

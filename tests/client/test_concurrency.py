@@ -61,5 +61,7 @@ def test_many_threads_with_their_own_clients_share_one_download(fake_server, tmp
         thread.join(timeout=60)
     assert results == [EXPECTED] * len(clients)
     assert fake_server.calls["download"] == 1
+    for client in clients:  # parsed copies are written after the load returns: close waits for them
+        client.close()
     files = cache_files(tmp_path / "shared")
     assert len(files["objects"]) == 1 and len(files["parsed"]) == 1 and files["tmp"] == []

@@ -1,4 +1,4 @@
-"""A cold load's parsed copy is written in the background (client/keeper.py): the next load
+"""A cold load's parsed copy is written in the background (scout_jupyter/keeper.py): the next load
 waits for it, and what the user does to the frame they got never reaches the copy."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import threading
 
 import pandas as pd
 
-from scout_jupyter.client.keeper import ParsedKeeper, copy_on_write
+from scout_jupyter.keeper import ParsedKeeper, copy_on_write
 
 TXN = "gold/txn_daily"
 
 
 def test_changing_the_loaded_frame_does_not_change_the_parsed_copy(direct_client):
-    assert direct_client._keeper.background == copy_on_write()
+    assert direct_client.cache.keeper.background == copy_on_write()
     cold = direct_client.load(TXN)
     original = cold.copy(deep=True)
     cold.loc[0, "store_code"] = "9999"  # in place, right after the load, while the copy may be writing

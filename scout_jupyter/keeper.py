@@ -10,8 +10,9 @@ it copies the changed column first, and the frame this module writes, kept alive
 never changes. Without Copy-on-Write (pandas 2 with it off) the copy is written before the load
 returns, as before.
 
-A later load of the same copy, :meth:`ParsedKeeper.wait_all` and the client's close wait for a
-write in progress, so what a sequence of loads sees does not depend on thread timing.
+The cache owns one keeper. A later load of the same copy, the cache's ``usage()`` and the
+client's close wait for a write in progress, so what a sequence of calls sees does not depend
+on thread timing.
 """
 
 from __future__ import annotations
