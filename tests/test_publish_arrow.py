@@ -240,3 +240,22 @@ def test_big_integers_next_to_a_null_stay_exact_through_adbc(tmp_path):
     assert adbc.csv_path.read_bytes() == b"v\n9007199254740993\n\n"
     assert plain.csv_path.read_bytes() == b"v\n9007199254740992\n\n"
     engine.dispose()
+
+
+def test_the_reader_option_is_validated_and_sqlalchemy_never_takes_the_adbc_path(tmp_path, track_paths):
+    from scout_jupyter.errors import ConfigError
+    from scout_jupyter.publish import publish
+    from scout_jupyter.publish.config import parse_config
+    from scout_jupyter.storage import open_storage
+
+    engine = sqlite_engine(tmp_path / "w.sqlite", "CREATE TABLE t (id INTEGER, v TEXT)", [(1, "007")])
+    engine.dispose()
+    document = {"source": {"url": f"sqlite:///{tmp_path / 'w.sqlite'}"},
+                "datasets": [{"id": "gold/t", "description": "t", "update_frequency": "daily",
+                              "query": "SELECT * FROM t"}]}
+    with pytest.raises(ConfigError, match='reader must be "auto" or "sqlalchemy"'):
+        parse_config({**document, "publish": {"reader": "adbc"}})
+    plain = parse_config({**document, "publish": {"reader": "sqlalchemy"}})
+    assert plain.reader == "sqlalchemy" and parse_config(document).reader == "auto"
+    assert publish(plain, open_storage(str(tmp_path / "store"))).ok and track_paths == []
+    assert publish(parse_config(document), open_storage(str(tmp_path / "store2"))).ok and track_paths == ["adbc"]
