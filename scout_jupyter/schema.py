@@ -256,9 +256,14 @@ _STRING_RULES = (
 )
 
 
-def classify_strings(arr: pa.Array) -> str | None:
-    """The type of a string column: the first rule every value matches, if it also parses."""
-    arr = pc.drop_null(blank_to_null(arr))
+def classify_strings(arr: pa.Array, parsed: dict[str, pa.Array] | None = None) -> str | None:
+    """The type of a string column: the first rule every value matches, if it also parses.
+
+    With ``parsed`` given, a column found to hold datetimes leaves its parsed values there
+    (``parsed["datetime"]``, row for row with ``arr``, blanks as nulls) for a caller that would
+    parse them again to write them."""
+    full = blank_to_null(arr)
+    arr = pc.drop_null(full)
     if len(arr) == 0:
         return None
     first = arr[0].as_py()
@@ -266,6 +271,12 @@ def classify_strings(arr: pa.Array) -> str | None:
         if re.search(pattern, first) and _all_match(arr, pattern):
             if field_type == "boolean":
                 return "boolean"
+            if field_type == "datetime" and parsed is not None:
+                try:
+                    parsed["datetime"] = parse_datetimes(full)
+                except ARROW_FAILURES:
+                    return "string"
+                return "datetime"
             return field_type if _parses(arr, field_type) else "string"
     return "string"
 

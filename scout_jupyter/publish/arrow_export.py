@@ -109,7 +109,8 @@ def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: P
                 for chunk in chunks:
                     if writer is None and not stale:
                         names, types = chunk.column_names, [None] * chunk.num_columns
-                    types = [join_types(a, b) for a, b in zip(types, chunk_types(chunk, types))]
+                    parsed: dict[int, pa.Array] = {}
+                    types = [join_types(a, b) for a, b in zip(types, chunk_types(chunk, types, parsed))]
                     if stale:
                         continue
                     schema = _schema(names, types)
@@ -120,7 +121,7 @@ def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: P
                         writer.abort()
                         stale = True
                         continue
-                    writer.write(chunk)
+                    writer.write(_with_parsed(chunk, schema, parsed))
                     progress(writer.size_bytes)
             final = _schema(names, types)
             if stale:
@@ -135,6 +136,15 @@ def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: P
             if writer is not None:
                 writer.abort()
             raise
+
+
+def _with_parsed(chunk: pa.Table, schema: TableSchema, parsed: dict[int, pa.Array]) -> pa.Table:
+    """The chunk with the datetimes inference already parsed in place of their text (the
+    writer would parse the same text the same way), for the columns written as datetimes."""
+    for position, values in parsed.items():
+        if schema.fields[position].type == "datetime":
+            chunk = chunk.set_column(position, chunk.field(position).with_type(values.type), values)
+    return chunk
 
 
 def progress_emitter(dataset_id: str, emit) -> Callable[[int], None]:

@@ -52,7 +52,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..arrowconv import check_column_names, source_array
-from ..schema import _float_column_type, infer_array_type
+from ..schema import _float_column_type, classify_strings, infer_array_type
 
 log = logging.getLogger(__name__)
 
@@ -247,10 +247,12 @@ def _is_numeric(field: pa.Field) -> bool:
     return (field.metadata or {}).get(_PG_TYPE_KEY) == b"numeric"
 
 
-def chunk_types(chunk: pa.Table, known: list[str | None] | None = None) -> list[str | None]:
+def chunk_types(chunk: pa.Table, known: list[str | None] | None = None,
+                parsed: dict[int, pa.Array] | None = None) -> list[str | None]:
     """The field type each column of a normalized chunk shows (as :func:`schema.infer_series_type`
     would for the pandas path's frame: whole float64 numbers with a null are integers). A column
-    ``known`` to be ``string`` already stays one whatever it holds, and is not looked at."""
+    ``known`` to be ``string`` already stays one whatever it holds, and is not looked at. Text
+    columns found to hold datetimes leave their parsed values in ``parsed`` (by position)."""
     types: list[str | None] = []
     for position, arr in enumerate(chunk.columns):
         if known is not None and known[position] == "string":
@@ -259,7 +261,11 @@ def chunk_types(chunk: pa.Table, known: list[str | None] | None = None) -> list[
         arr = source_array(arr)
         if pa.types.is_floating(arr.type):
             types.append(_float_column_type(np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.float64)))
+        elif pa.types.is_string(arr.type) and parsed is not None:
+            found: dict[str, pa.Array] = {}
+            types.append(classify_strings(arr, found))
+            if "datetime" in found:
+                parsed[position] = found["datetime"]
         else:
             types.append(infer_array_type(arr))
     return types
-
