@@ -94,6 +94,9 @@ def child(kind: str, url: str, workdir: str) -> dict:
 
     work = Path(workdir)
     engine = sa.create_engine(url)
+    if kind == "publisher":  # its imports, like pandas' above, before the clock starts
+        import adbc_driver_postgresql.dbapi  # noqa: F401
+        import adbc_driver_sqlite.dbapi  # noqa: F401
     base = _status_kb("VmRSS")
     started = time.perf_counter()
     if kind == "publisher":
