@@ -40,8 +40,8 @@ def test_download_benchmark_runs():
 def test_server_benchmark_runs_both_loops():
     from bench.bench_server import measure, rows_from
 
-    got = measure(signs=200, rate=50, seconds=1.0, runs=1)
-    assert got["rows"] == [200] and got["open_rows"] == 50
+    got = measure(signs=200, rate=50, seconds=1.0, runs=1, open_runs=1)
+    assert got["rows"] == [200] and got["open_rows"] == [50]
     rows = rows_from(got)
     assert [r["id"] for r in rows] == ["B6a", "B6b", "B6b"]
     assert rows[0]["baseline"] > 0 and all(isinstance(r["ok"], bool) for r in rows)
