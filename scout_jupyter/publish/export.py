@@ -1,5 +1,9 @@
 """Export one dataset: stream its query in chunks, infer the schema, write CSV + Parquet.
 
+A plain query on a SQLite file or PostgreSQL goes through ADBC and Arrow in one pipelined
+pass (:mod:`.arrow_export`, with the same bytes); everything else, and anything ADBC would read
+differently, takes the SQLAlchemy path below.
+
 Memory stays bounded by the chunk size, whatever the dataset's size. The CSV's formatting
 depends on the final column types (a nullable integer column arrives from the driver as
 float64, and must still be written ``5``, not ``5.0``), and the types are final only after the
