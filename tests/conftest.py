@@ -21,3 +21,15 @@ pytest_plugins: tuple[str, ...] = (
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _scout_logger_level_restored():
+    """The CLI sets the ``scout_jupyter`` logger's level for its process; in the test process that
+    would leak into later tests (hiding warnings that caplog checks)."""
+    import logging
+
+    logger = logging.getLogger("scout_jupyter")
+    level = logger.level
+    yield
+    logger.setLevel(level)
