@@ -67,3 +67,26 @@ def test_access_analytics_runs_the_original_queries(executed):
     assert "gold/txn_daily" in popularity and "avg_success_rate" in popularity, popularity
     recent = text_of(cell_with(entry, "recent"))
     assert "access_date" in recent and "gold/product_mix" in recent, recent
+
+
+@pytest.fixture(scope="module")
+def lab_server_with_postgres_log(tmp_path_factory, postgres_server):
+    """A second ``jupyter lab`` whose access log is a fresh PostgreSQL database."""
+    from tests.fixtures.lab import running_lab
+
+    url = postgres_server.url(postgres_server.create_database())
+    yield from running_lab(tmp_path_factory, {"SCOUT_ACCESS_LOG_URL": url})
+
+
+@pytest.mark.postgres
+def test_access_analytics_runs_the_original_queries_on_postgresql(lab_server_with_postgres_log, tmp_path):
+    server = lab_server_with_postgres_log
+    report = execute_notebooks(sys.executable, server.root, server.url, server.token, server.env, tmp_path,
+                               notebooks=("access_analytics.ipynb",))
+    entry = report["access_analytics.ipynb"]
+    assert problems(entry) == []
+    assert "'postgresql'" in text_of(cell_with(entry, "engine.dialect.name"))
+    popularity = text_of(cell_with(entry, "popularity"))
+    assert "gold/txn_daily" in popularity and "avg_success_rate" in popularity, popularity
+    last_hour = text_of(cell_with(entry, "last_hour"))
+    assert "gold/product_mix" in last_hour, last_hour
