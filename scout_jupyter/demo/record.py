@@ -37,7 +37,7 @@ class DemoRecord:
         return {"kind": RECORD_KIND, "version": 1, **asdict(self)}
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> "DemoRecord":
+    def from_json(cls, data: Any, where: str) -> DemoRecord:
         if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
             raise ConfigError(f"{where} is not a scout demo record")
         try:
