@@ -33,10 +33,12 @@ START_TIMEOUT = 120.0
 
 
 def uv() -> str:
-    found = shutil.which("uv")
+    """The uv of this test's virtualenv (a test dependency), else the one on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.is_file() else shutil.which("uv")
     if found is None:
-        pytest.fail("uv not found: install it with `pip install uv` (the Binder test builds its virtualenv with it)",
-                    pytrace=False)
+        pytest.fail("uv not found: install it with `pip install uv` (make venv does; the Binder test builds "
+                    "its virtualenv with it)", pytrace=False)
     return found
 
 
@@ -71,8 +73,9 @@ def binder(tmp_path_factory):
     uv_cache = subprocess.run([uv(), "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith((*SCRUBBED_ENV_PREFIXES, "VIRTUAL_ENV", "PYTHON", "CONDA"))}
-    env.update(HOME=str(home), VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               UV_CACHE_DIR=uv_cache, SCOUT_DEMO_SCALE="0.2")
+    # postBuild installs with uv when it finds it: put this uv on PATH, after the new venv
+    path = os.pathsep.join([str(venv / "bin"), str(Path(uv()).parent), env.get("PATH", "")])
+    env.update(HOME=str(home), VIRTUAL_ENV=str(venv), PATH=path, UV_CACHE_DIR=uv_cache, SCOUT_DEMO_SCALE="0.2")
     log = tmp / "build.log"
     run([uv(), "venv", "-q", str(venv), "--python", f"{sys.version_info.major}.{sys.version_info.minor}"],
         cwd=repo, env=env, log=log)
