@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -113,11 +114,11 @@ def binder_server(binder):
         yield {"url": url, "token": token, "headers": headers, "log": log_path}
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, 15)
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
 
 
@@ -148,3 +149,99 @@ def test_start_serves_the_demo_and_every_notebook_executes(binder, binder_server
         assert problems(report[name]) == [], name
     # the server's publish job found the demo through the record postBuild left beside the store
     assert "succeeded (100%)" in text_of(cell_with(report["publishing.ipynb"], "%scout publish"))
+
+
+# --- the same image under JupyterHub, as mybinder.org runs it -------------------------------------
+HUB_PASSWORD = "binder-e2e-" + secrets.token_hex(8)
+
+
+def hub_config(binder: dict, proxy: str, ports: list[int]) -> str:
+    """A hub like BinderHub's: one user, the default server token scopes, and the image's
+    ``binder/start`` wrapping ``jupyterhub-singleuser`` (repo2docker's entrypoint)."""
+    root, venv = binder["tmp"] / "hub", binder["venv"]
+    return f"""\
+c = get_config()  # noqa
+c.JupyterHub.bind_url = "http://127.0.0.1:{ports[0]}"
+c.JupyterHub.hub_bind_url = "http://127.0.0.1:{ports[1]}"
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{ports[2]}"
+c.ConfigurableHTTPProxy.command = [{proxy!r}]
+c.ConfigurableHTTPProxy.pid_file = {str(root / 'proxy.pid')!r}
+c.JupyterHub.db_url = "sqlite:///{root / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = {str(root / 'cookie_secret')!r}
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = {HUB_PASSWORD!r}
+c.Authenticator.allowed_users = {{"jovyan"}}
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {str(binder['home'])!r}
+c.Spawner.cmd = [{str(binder['repo'] / 'binder' / 'start')!r}, {str(venv / 'bin' / 'jupyterhub-singleuser')!r}]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.notebook_dir = {str(binder['repo'])!r}
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 120
+"""
+
+
+@pytest.fixture(scope="module")
+def binder_hub(binder):
+    from tests.fixtures.hub import find_proxy, poll
+
+    import jupyterhub  # a test dependency; Binder images have it for jupyterhub-singleuser
+    run([uv(), "pip", "install", "-q", "--python", str(binder["venv"] / "bin" / "python"),
+         f"jupyterhub=={jupyterhub.__version__}"], cwd=binder["repo"], env=binder["env"], log=binder["log"])
+    root = binder["tmp"] / "hub"
+    root.mkdir()
+    ports = [free_port() for _ in range(3)]
+    (root / "jupyterhub_config.py").write_text(hub_config(binder, find_proxy(), ports))
+    log_path = root / "hub.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([str(Path(sys.executable).parent / "jupyterhub"), "-f", "jupyterhub_config.py"],
+                                   cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{ports[0]}"
+
+    def hub_up() -> bool:
+        assert process.poll() is None, f"jupyterhub exited:\n{log_path.read_text()[-4000:]}"
+        return requests.get(f"{url}/hub/api/", timeout=5).status_code == 200
+
+    try:
+        poll(hub_up, "the hub to answer", timeout=120)
+        yield {"url": url, "log": log_path}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # the hub stops its proxy and the user's server
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+@pytest.mark.hub
+def test_under_jupyterhub_the_kernel_loads_and_publishes_with_the_hub_token(binder, binder_hub):
+    from tests.e2e.kernel_channel import KernelChannel
+    from tests.fixtures.hub import poll
+
+    url = binder_hub["url"]
+    answer = requests.post(f"{url}/hub/api/users/jovyan/tokens", timeout=30,
+                           json={"auth": {"username": "jovyan", "password": HUB_PASSWORD}, "note": "e2e"})
+    assert answer.status_code in (200, 201), answer.text
+    headers = {"Authorization": f"token {answer.json()['token']}"}
+    assert requests.post(f"{url}/hub/api/users/jovyan/server", headers=headers, timeout=60).status_code in (201, 202)
+    poll(lambda: (requests.get(f"{url}/hub/api/users/jovyan", headers=headers, timeout=10).json()
+                  .get("servers") or {}).get("", {}).get("ready"), "jovyan's server", timeout=150, every=0.3)
+    kernel = requests.post(f"{url}/user/jovyan/api/kernels", headers=headers, json={"name": "python3"}, timeout=60)
+    assert kernel.status_code == 201, kernel.text
+    channel = KernelChannel(f"ws://{url.split('://')[1]}/user/jovyan/api/kernels/{kernel.json()['id']}/channels",
+                            headers["Authorization"].split()[1], timeout=120)
+    try:
+        channel.wait_ready()
+        env = channel.execute("import os\n"
+                              "print(sorted(k for k in os.environ if k.startswith(('SCOUT_API', 'JUPYTERHUB_API_T'))))")
+        # the server exported its URL; the kernel authenticates with the hub token the server has
+        assert "['JUPYTERHUB_API_TOKEN', 'SCOUT_API_URL']" in env.text(), env.describe()
+        loaded = channel.execute("%load_ext scout_jupyter\nimport scout_jupyter as scout\n"
+                                 "frame = scout.load('gold/txn_daily')\nprint(frame.attrs['scout']['origin'], len(frame))")
+        assert not loaded.errors and "/user/jovyan/" in loaded.text(), loaded.describe()
+        published = channel.execute("%scout publish gold/demographics")
+        assert not published.errors and "succeeded (100%)" in published.text(), published.describe()
+    finally:
+        channel.close()
