@@ -156,7 +156,7 @@ def test_access_analytics_reports_the_loads(lab_server, run_notebook):
     for dataset in ("gold/txn_daily", "gold/product_mix"):
         assert by_dataset[dataset]["total_requests"] >= 1
         assert by_dataset[dataset]["success_rate_percent"] == 100.0
-    assert "gold/txn_daily" in nb.cell("%scout analytics").data("text/plain")
+    assert "gold/txn_daily" in nb.cell("scout.dashboard(days=7)").data("text/plain")
 
 
 def test_access_log_holds_no_credentials(lab_server):
