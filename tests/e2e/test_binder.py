@@ -137,11 +137,19 @@ def test_postbuild_installs_the_package_and_publishes_the_demo(binder):
                              capture_output=True, text=True, env=binder["env"], cwd=binder["tmp"])
     listing = re.sub(r"\x1b\[[0-9;]*m", "", enabled.stdout + enabled.stderr)  # without terminal colours
     assert re.search(r"scout_jupyter enabled\s+- Validating scout_jupyter...\s+scout_jupyter \S+ OK", listing), listing
+    # the sidebar: the labextension built into the wheel, installed where JupyterLab finds it
+    labext = subprocess.run([str(binder["venv"] / "bin" / "jupyter"), "labextension", "list"],
+                            capture_output=True, text=True, env=binder["env"], cwd=binder["tmp"])
+    labs = re.sub(r"\x1b\[[0-9;]*m", "", labext.stdout + labext.stderr)
+    assert re.search(r"scout-jupyter v\S+ enabled OK \(python, scout-jupyter\)", labs), labs
+    assert (binder["venv"] / "share/jupyter/labextensions/scout-jupyter/static").is_dir()
 
 
 def test_start_serves_the_demo_and_every_notebook_executes(binder, binder_server, tmp_path):
     listed = requests.get(binder_server["url"] + "scout/api/datasets", headers=binder_server["headers"], timeout=30)
     assert listed.status_code == 200 and len(listed.json()["datasets"]) == 9
+    lab = requests.get(binder_server["url"] + "lab", headers=binder_server["headers"], timeout=30)
+    assert lab.status_code == 200 and '"name": "scout-jupyter"' in lab.text  # the sidebar is served
     report = execute_notebooks(binder["venv"] / "bin" / "python", binder["repo"] / "notebooks", binder_server["url"],
                                binder_server["token"], binder["env"], tmp_path / "executed")
     assert sorted(report) == sorted(NOTEBOOKS)

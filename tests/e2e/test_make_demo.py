@@ -124,6 +124,7 @@ def test_make_demo_serves_jupyterlab_the_extension_and_the_quickstart(make_demo,
     assert landing.headers["Location"].split("?")[0] == "/lab/tree/notebooks/quickstart.ipynb", landing.headers
     lab = demo.api("GET", "lab/tree/notebooks/quickstart.ipynb")
     assert lab.status_code == 200 and "JupyterLab" in lab.text
+    assert '"name": "scout-jupyter"' in lab.text  # the sidebar's labextension is in the page config
 
     # the extension's routes, over the store make demo published
     manifest = json.loads((demo.store / "scout/v1/manifests/latest.json").read_text())
