@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STORE  ?= .scout/store/sample
+WAREHOUSE ?= .scout/demo/warehouse.sqlite
+SCALE  ?= 1
 PORT   ?= 8888
 
 # JupyterHub's proxy, from npm, for the hub end-to-end tests (tests/hub/): project-local, not committed
@@ -49,9 +51,13 @@ hub-deps: $(HUB_PROXY)
 test: system-deps venv hub-deps
 	$(PY) -m pytest
 
+# The same two steps as Binder: scripts/demo-setup.sh (what binder/postBuild runs after installing),
+# then the server under binder/start (the environment the extension needs).
 demo: venv
-	$(VENV)/bin/scout demo --store $(STORE)
-	SCOUT_STORAGE_URL=$(abspath $(STORE)) $(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(PORT) \
+	PATH="$(abspath $(VENV))/bin:$$PATH" SCOUT_DEMO_STORE="$(abspath $(STORE))" \
+	    SCOUT_DEMO_WAREHOUSE="$(abspath $(WAREHOUSE))" SCOUT_DEMO_SCALE="$(SCALE)" bash scripts/demo-setup.sh
+	PATH="$(abspath $(VENV))/bin:$$PATH" SCOUT_STORAGE_URL="$(abspath $(STORE))" \
+	    exec binder/start jupyter lab --ip=127.0.0.1 --port=$(PORT) \
 	    $(if $(filter 0,$(shell id -u)),--allow-root) --ServerApp.root_dir=$(CURDIR) \
 	    --LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb
 

@@ -122,15 +122,23 @@ def _demo_warehouse(path: Path, seed: int, scale: float, rebuild: bool) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import demo_config_path
+    from .demo.record import DemoRecord, write_demo_record
     from .publish import load_config
 
     warehouse = Path(args.warehouse) if args.warehouse else DEMO_WAREHOUSE
     path = _demo_warehouse(warehouse.expanduser().absolute(), args.seed, args.scale, args.rebuild)
-    config = load_config(demo_config_path(), source_url=f"sqlite:///{path}")
-    return _run_publish(config, _open_store(args, create=True), args, None)
+    definitions = demo_config_path()
+    config = load_config(definitions, source_url=f"sqlite:///{path}")
+    storage = _open_store(args, create=True)
+    # beside the store: a server started from any folder re-publishes the demo from this warehouse
+    write_demo_record(storage, DemoRecord(warehouse=str(path), definitions=str(definitions.absolute()),
+                                          seed=args.seed, scale=args.scale))
+    return _run_publish(config, storage, args, None)
 
 
-def _publish_config(args: argparse.Namespace):
+def _publish_config(args: argparse.Namespace, storage: Storage):
+    """--config, else SCOUT_PUBLISH_CONFIG, else the demo recorded beside the store, else the
+    demo definitions over the warehouse in this folder."""
     from .publish import load_config
 
     path = args.config or settings.env(settings.PUBLISH_CONFIG)
@@ -138,10 +146,16 @@ def _publish_config(args: argparse.Namespace):
         return load_config(path, source_url=args.source)
     source = args.source
     if source is None:
+        from .demo.record import recorded_demo_config
+
+        recorded = recorded_demo_config(storage)
+        if recorded is not None:
+            return recorded
         warehouse = DEMO_WAREHOUSE.absolute()
         if not warehouse.exists():
-            raise ConfigError(f"No publish config given and no demo warehouse at {warehouse}: run `scout demo` "
-                              "first, or pass --config FILE (or set SCOUT_PUBLISH_CONFIG)")
+            raise ConfigError(f"No publish config given, no demo record in the store and no demo warehouse at "
+                              f"{warehouse}: run `scout demo` first, or pass --config FILE (or set "
+                              "SCOUT_PUBLISH_CONFIG)")
         source = f"sqlite:///{warehouse}"
     from .demo import demo_config_path
 
@@ -149,8 +163,8 @@ def _publish_config(args: argparse.Namespace):
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    config = _publish_config(args)
     datasets = [validate_dataset_id(d) for d in args.dataset] if args.dataset else None
+    config = _publish_config(args, _open_store(args))  # a bad config leaves no empty store folder behind
     return _run_publish(config, _open_store(args, create=True), args, datasets)
 
 

@@ -91,8 +91,9 @@ class ScoutExtension(ExtensionApp):
     max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
         (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
     publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
-        (env {settings.PUBLISH_CONFIG}). Without one: the demo definitions over the warehouse `scout demo`
-        built in {settings.DEMO_WAREHOUSE} under the server's root dir, if there is one.""").tag(config=True)
+        (env {settings.PUBLISH_CONFIG}). Without one: the demo, from the warehouse named by the record
+        `scout demo` leaves beside a local store (scout-demo.json), else from {settings.DEMO_WAREHOUSE}
+        under the server's root dir, if there is one.""").tag(config=True)
     manifest_cache_ttl = Float(900.0, help="Seconds the manifest is served from cache before the store is re-read.",
                                ).tag(config=True)
     signing_key_file = Unicode(help=f"""File holding the HMAC key of local signed URLs (created 0600 on first

@@ -134,8 +134,9 @@ class JobRunner:
 
 class ConfiguredPublisher:
     """The real publisher over a definitions file, re-read for every job so edits apply.
-    Without one it publishes the demo definitions from the warehouse ``scout demo`` built
-    (``demo_warehouse``), as the ``scout publish`` CLI does."""
+    Without one it publishes the demo: from the warehouse named by the record ``scout demo``
+    left beside the store (so a server started in any folder finds it), else from the warehouse
+    ``scout demo`` built under the server's root (``demo_warehouse``), as ``scout publish`` does."""
 
     def __init__(self, config_path: str | os.PathLike | None, storage: Storage, *, clock: Clock,
                  demo_warehouse: str | os.PathLike | None = None):
@@ -145,17 +146,23 @@ class ConfiguredPublisher:
         self.demo_warehouse = Path(demo_warehouse) if demo_warehouse else None
 
     def _config(self):
+        from ..demo.record import record_location, recorded_demo_config
         from ..publish import load_config
 
         if self.config_path:
             return load_config(self.config_path)
+        recorded = recorded_demo_config(self.storage)
+        if recorded is not None:
+            return recorded
         if self.demo_warehouse is not None and self.demo_warehouse.is_file():
             from ..demo import demo_config_path
 
             return load_config(demo_config_path(), source_url=f"sqlite:///{self.demo_warehouse}")
         where = f" and no demo warehouse at {self.demo_warehouse}" if self.demo_warehouse else ""
-        raise ConfigError(f"No publish configuration on this server{where}: set SCOUT_PUBLISH_CONFIG or "
-                          "c.ScoutExtension.publish_config to a datasets TOML file (or run `scout demo`)")
+        raise ConfigError(f"No publish configuration on this server, no demo record at "
+                          f"{record_location(self.storage)}{where}: set SCOUT_PUBLISH_CONFIG or "
+                          "c.ScoutExtension.publish_config to a datasets TOML file (or run `scout demo --store` "
+                          "with this server's store)")
 
     def plan(self, datasets: list[str] | None) -> list[str]:
         return [d.id for d in self._config().select(datasets)]

@@ -108,7 +108,7 @@ def test_quickstart_loads_verified_data_through_the_server(lab_server, run_noteb
     assert f"{txn['row_count']} rows" in loaded.text()
     assert "<table" in loaded.data("text/html") and "store_code" in loaded.data("text/html")
     assert "0001" in loaded.data()  # a store code with its leading zeros, as displayed
-    assert "gold/basket_patterns" in nb.cell("%scout info").text()
+    assert "gold/txn_daily: Daily transaction aggregates" in nb.cell("%scout info").text()
 
     # What a failing cell looks like through this harness, so the checks above can fail.
     failed = nb.channel.execute("1/0")
@@ -156,7 +156,7 @@ def test_access_analytics_reports_the_loads(lab_server, run_notebook):
     for dataset in ("gold/txn_daily", "gold/product_mix"):
         assert by_dataset[dataset]["total_requests"] >= 1
         assert by_dataset[dataset]["success_rate_percent"] == 100.0
-    assert "gold/txn_daily" in nb.cell("%scout analytics").data("text/plain")
+    assert "gold/txn_daily" in nb.cell("scout.dashboard(days=7)").data("text/plain")
 
 
 def test_access_log_holds_no_credentials(lab_server):
