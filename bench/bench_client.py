@@ -14,17 +14,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import requests
 
 from scout_jupyter import csvio
-from scout_jupyter.clock import FakeClock, SYSTEM_CLOCK, isoformat_z
 from scout_jupyter.client import connect
+from scout_jupyter.clock import SYSTEM_CLOCK, FakeClock, isoformat_z
 from scout_jupyter.manifest import DatasetEntry, Manifest, dataset_key, latest_manifest_key, snapshot_manifest_key
 from scout_jupyter.schema import TableSchema
 from scout_jupyter.storage.local import LocalStorage

@@ -25,9 +25,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .bench_server import TOKEN, _wait_until_up, free_port
 

@@ -27,17 +27,17 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
 
 from . import parsedcopy, settings
 from .clock import SYSTEM_CLOCK, Clock
-from .keeper import ParsedKeeper
 from .errors import ChecksumMismatch, ConfigError
+from .keeper import ParsedKeeper
 
 try:  # POSIX advisory locks; elsewhere, atomic renames alone keep files whole
     import fcntl
@@ -91,7 +91,7 @@ class PendingObject:
     its size and sha256 match (:meth:`commit`). Use as a context manager: on error the temp
     file is removed, so nothing half-written is ever cached."""
 
-    def __init__(self, cache: "Cache", sha256: str, ext: str, label: str, size: int | None):
+    def __init__(self, cache: Cache, sha256: str, ext: str, label: str, size: int | None):
         self.cache, self.sha256, self.ext, self.label, self.expected_size = cache, sha256, ext, label, size
         fd, name = tempfile.mkstemp(dir=cache.root / "tmp", prefix=f"{sha256[:12]}-", suffix=".part")
         self.tmp = Path(name)
@@ -135,7 +135,7 @@ class PendingObject:
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
 
-    def __enter__(self) -> "PendingObject":
+    def __enter__(self) -> PendingObject:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

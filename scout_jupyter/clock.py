@@ -67,7 +67,7 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.advance(max(0.0, seconds))
 
-    def __deepcopy__(self, memo: dict) -> "FakeClock":
+    def __deepcopy__(self, memo: dict) -> FakeClock:
         # one shared time source: traitlets deep-copies config values (c.ScoutExtension.clock)
         return self
 

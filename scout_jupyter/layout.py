@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from .errors import InvalidDatasetId
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import shlex
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from .errors import ScoutError
-from .magic_cmds import COMMANDS, Context, HelpShown, build_parser
-from .magic_cmds import render
+from .magic_cmds import COMMANDS, Context, HelpShown, build_parser, render
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,29 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from .clock import Clock, SYSTEM_CLOCK, isoformat_z, parse_timestamp
+from .clock import SYSTEM_CLOCK, Clock, isoformat_z, parse_timestamp
 from .errors import DatasetNotFound, InvalidDatasetId, ManifestInvalid
-from .layout import (DATASET_ID_RE, DATE_RE, DEFAULT_NAMESPACE, LAYERS, SNAPSHOT_NAME_RE,  # noqa: F401 (re-exported)
-                     _printable, dataset_key, latest_manifest_key, snapshot_manifest_key, snapshot_order,
-                     snapshots_newest_first, split_dataset_id, validate_dataset_id)
+from .layout import (  # noqa: F401 (re-exported)
+    DATASET_ID_RE,
+    DATE_RE,
+    DEFAULT_NAMESPACE,
+    LAYERS,
+    SNAPSHOT_NAME_RE,
+    _printable,
+    dataset_key,
+    latest_manifest_key,
+    snapshot_manifest_key,
+    snapshot_order,
+    snapshots_newest_first,
+    split_dataset_id,
+    validate_dataset_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +127,7 @@ class DatasetEntry:
         return freshness(self.last_modified, self.update_frequency, now)
 
     @classmethod
-    def from_json(cls, dataset_id: str, obj: Any) -> "DatasetEntry":
+    def from_json(cls, dataset_id: str, obj: Any) -> DatasetEntry:
         where = f"dataset {_printable(dataset_id)}"
         try:
             validate_dataset_id(dataset_id)
@@ -234,9 +247,9 @@ class Manifest:
 
     # construction
     @classmethod
-    def build(cls, entries: "list[DatasetEntry] | Mapping[str, DatasetEntry]", *,
+    def build(cls, entries: list[DatasetEntry] | Mapping[str, DatasetEntry], *,
               generated_at: datetime | str | None = None, clock: Clock | None = None,
-              version: str = MANIFEST_FORMAT_VERSION) -> "Manifest":
+              version: str = MANIFEST_FORMAT_VERSION) -> Manifest:
         """A new manifest over ``entries`` with its integrity block computed."""
         items = entries.values() if isinstance(entries, Mapping) else entries
         by_id: dict[str, DatasetEntry] = {}
@@ -253,7 +266,7 @@ class Manifest:
         return cls(generated_at=generated_at, datasets=MappingProxyType(ordered), version=version,
                    integrity=MappingProxyType(compute_integrity(datasets_json)))
 
-    def with_entries(self, entries: list[DatasetEntry], *, clock: Clock | None = None) -> "Manifest":
+    def with_entries(self, entries: list[DatasetEntry], *, clock: Clock | None = None) -> Manifest:
         """A new manifest: this one's datasets with ``entries`` added or replaced."""
         merged = dict(self.datasets)
         merged.update({e.id: e for e in entries})
@@ -261,7 +274,7 @@ class Manifest:
 
     # reading
     @classmethod
-    def from_bytes(cls, data: bytes, source: str | None = None) -> "Manifest":
+    def from_bytes(cls, data: bytes, source: str | None = None) -> Manifest:
         """Parse and validate ``latest.json`` (or a snapshot). ``source`` names where the bytes
         came from (a storage URL and key, a server route); a refusal says it."""
         try:
@@ -272,7 +285,7 @@ class Manifest:
             raise ManifestInvalid(f"{exc.message} (in {source})") from None
 
     @classmethod
-    def _from_bytes(cls, data: bytes) -> "Manifest":
+    def _from_bytes(cls, data: bytes) -> Manifest:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -287,7 +300,7 @@ class Manifest:
         return cls.from_json(obj)
 
     @classmethod
-    def from_json(cls, obj: Any) -> "Manifest":
+    def from_json(cls, obj: Any) -> Manifest:
         if not isinstance(obj, dict):
             raise ManifestInvalid("Manifest is not a JSON object")
         missing = [name for name in TOP_REQUIRED if name not in obj]
@@ -370,7 +383,7 @@ class Manifest:
     def __hash__(self) -> int:
         return hash(self.manifest_sha256)
 
-    def replace_entry(self, dataset_id: str, **changes: Any) -> "Manifest":
+    def replace_entry(self, dataset_id: str, **changes: Any) -> Manifest:
         return self.with_entries([replace(self.get(dataset_id), **changes)])
 
 

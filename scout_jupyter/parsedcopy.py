@@ -21,9 +21,10 @@ import mmap
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, Union
+from typing import Union
 
 import numpy as np
 import pandas as pd

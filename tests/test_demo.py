@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import re
 import sqlite3
-import tomllib
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,9 +16,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import tomllib
 
-from scout_jupyter.demo import (CONFIG_NAME, TABLES, WAREHOUSE_NAME, build_warehouse, demo_config_path,
-                                export_warehouse, prepare_demo, table_digests)
+from scout_jupyter.demo import (
+    CONFIG_NAME,
+    TABLES,
+    WAREHOUSE_NAME,
+    build_warehouse,
+    demo_config_path,
+    export_warehouse,
+    prepare_demo,
+    table_digests,
+)
 from scout_jupyter.demo import warehouse as warehouse_module
 from scout_jupyter.demo.catalog import DAYPARTS
 from scout_jupyter.demo.features import LABELS, _squared_distances, assign_customer_segments, kmeans

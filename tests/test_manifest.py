@@ -10,8 +10,16 @@ import pytest
 
 from scout_jupyter.clock import FakeClock, parse_timestamp
 from scout_jupyter.errors import DatasetNotFound, InvalidDatasetId, ManifestInvalid
-from scout_jupyter.manifest import (DatasetEntry, Manifest, canonical_datasets_bytes, dataset_key, freshness,
-                                    latest_manifest_key, snapshot_manifest_key, validate_dataset_id)
+from scout_jupyter.manifest import (
+    DatasetEntry,
+    Manifest,
+    canonical_datasets_bytes,
+    dataset_key,
+    freshness,
+    latest_manifest_key,
+    snapshot_manifest_key,
+    validate_dataset_id,
+)
 
 SHA = hashlib.sha256(b"x").hexdigest()
 

@@ -16,9 +16,17 @@ from scout_jupyter.publish import load_config, publish
 from scout_jupyter.publish.lock import LockInfo, lock_key
 from scout_jupyter.storage.retry import RetryPolicy
 
-from .test_publish_support import (BlockingStorage, CorruptingStorage, CrashBeforeManifest, FailingWrites,
-                                   FlakyStorage, build_small_warehouse, make_backend, publish_worker,
-                                   write_small_config)
+from .test_publish_support import (
+    BlockingStorage,
+    CorruptingStorage,
+    CrashBeforeManifest,
+    FailingWrites,
+    FlakyStorage,
+    build_small_warehouse,
+    make_backend,
+    publish_worker,
+    write_small_config,
+)
 
 IDS = ["gold/sales", "gold/notes", "platinum/scores"]
 

@@ -17,10 +17,11 @@ import queue
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..cache import Cache, PendingObject
 from ..clock import Clock
@@ -86,7 +87,7 @@ class Downloader:
             with_retry(self.retry, lambda: self._attempt(state, sink, bar, label), describe=f"download of {label}")
             return sink.commit()
 
-    def _attempt(self, state: "_GrantState", pending: "PendingObject | FileSink", bar: Any, label: str) -> None:
+    def _attempt(self, state: _GrantState, pending: PendingObject | FileSink, bar: Any, label: str) -> None:
         pending.reset()
         bar.reset(total=state.grant.size_bytes)
         sink = _Pipeline(pending) if state.grant.size_bytes >= PIPELINE_MIN_BYTES else pending
@@ -108,7 +109,7 @@ class Downloader:
         pending.check()
 
     @staticmethod
-    def _cut_short(pending: "PendingObject | FileSink", label: str) -> _CutShort:
+    def _cut_short(pending: PendingObject | FileSink, label: str) -> _CutShort:
         error = ChecksumMismatch(
             f"Checksum validation failed for {label}: expected {pending.sha256} "
             f"({pending.expected_size} bytes), got {pending.size} bytes (download cut short)")
@@ -257,7 +258,7 @@ class FileSink:
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
 
-    def __enter__(self) -> "FileSink":
+    def __enter__(self) -> FileSink:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -9,14 +9,23 @@ the matching :mod:`scout_jupyter.errors` exception carrying the server's own tex
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
 from .. import __version__
-from ..errors import (AccessDenied, ConfigError, DatasetNotFound, ObjectNotFound, RateLimited, ScoutError,
-                      StorageError, StorageUnavailable)
+from ..errors import (
+    AccessDenied,
+    ConfigError,
+    DatasetNotFound,
+    ObjectNotFound,
+    RateLimited,
+    ScoutError,
+    StorageError,
+    StorageUnavailable,
+)
 from ..storage.retry import RetryPolicy, TransientError
 
 log = logging.getLogger(__name__)

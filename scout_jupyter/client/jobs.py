@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..clock import Clock, isoformat_z
 from ..errors import ConfigError, StorageError
@@ -26,7 +27,7 @@ class JobStatus:
     error: str | None = None
 
     @classmethod
-    def from_json(cls, obj: Any) -> "JobStatus":
+    def from_json(cls, obj: Any) -> JobStatus:
         if not isinstance(obj, dict) or obj.get("state") not in JOB_STATES or "job_id" not in obj:
             raise StorageError(f"Unexpected job status from the Scout server: {str(obj)[:200]}")
         return cls(job_id=str(obj["job_id"]), state=obj["state"], progress=float(obj.get("progress") or 0.0),

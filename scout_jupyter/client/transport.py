@@ -6,9 +6,10 @@ the manifest bytes, a :class:`Grant` to download one file, and a stream of its b
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import requests
 
@@ -48,7 +49,7 @@ class Grant:
     extra: Mapping[str, Any] | None = None
 
     @classmethod
-    def from_json(cls, obj: Any, *, dataset_id: str, fmt: str, api: HttpApi) -> "Grant":
+    def from_json(cls, obj: Any, *, dataset_id: str, fmt: str, api: HttpApi) -> Grant:
         """The dataset-proxy answer: ``{signed_url, expires_at, dataset_info: {row_count,
         size_bytes, last_updated, sha256}}``."""
         try:

@@ -19,8 +19,15 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
-from .warehouse import (DEFAULT_DAYS, DEFAULT_START, TABLES, WarehouseStats, build_warehouse, export_warehouse,
-                        table_digests)
+from .warehouse import (
+    DEFAULT_DAYS,
+    DEFAULT_START,
+    TABLES,
+    WarehouseStats,
+    build_warehouse,
+    export_warehouse,
+    table_digests,
+)
 
 __all__ = ["build_warehouse", "WarehouseStats", "table_digests", "export_warehouse", "demo_config_path",
            "prepare_demo", "DemoSetup", "TABLES", "CONFIG_NAME", "WAREHOUSE_NAME"]

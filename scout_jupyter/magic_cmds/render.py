@@ -8,7 +8,8 @@ a terminal IPython they are DataFrames and text lines. Errors are one line on st
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -28,9 +28,10 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -120,7 +121,7 @@ class PublishConfig:
             self.dataset(dataset_id)
         return tuple(d for d in self.datasets if d.id in wanted)
 
-    def with_source(self, source_url: str) -> "PublishConfig":
+    def with_source(self, source_url: str) -> PublishConfig:
         """The same definitions over another source database (e.g. the demo's built warehouse)."""
         base = self.path.parent if self.path else Path.cwd()
         return replace(self, source_url=resolve_source_url(source_url, base, self.origin))

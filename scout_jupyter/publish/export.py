@@ -32,9 +32,10 @@ import logging
 import pickle
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import pandas as pd
 import sqlalchemy as sa

@@ -23,12 +23,12 @@ import os
 import sqlite3
 import tempfile
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -40,8 +40,8 @@ from ..schema import TableSchema, bump_version, compare_schemas
 from ..storage.base import Storage
 from ..storage.retry import RetryPolicy
 from .config import DatasetDefinition, PublishConfig
-from .fingerprint import dataset_fingerprint, read_state, source_digest, write_state
 from .export import ExportedDataset, describe_error, export_dataset, unwrap_error
+from .fingerprint import dataset_fingerprint, read_state, source_digest, write_state
 from .lock import DEFAULT_STALE_AFTER, PublishLock
 from .manifest_io import read_previous_manifest, write_manifest
 from .progress import ProgressCallback, ProgressEvent
@@ -89,7 +89,7 @@ class _HeartbeatThread(threading.Thread):
     """Keeps the locks' heartbeats fresh while a long query runs between progress events; a
     lock found taken over is reported to the run, whose next event then stops the publish."""
 
-    def __init__(self, run: "_PublishRun", every: float = 10.0):
+    def __init__(self, run: _PublishRun, every: float = 10.0):
         super().__init__(name="scout-publish-heartbeat", daemon=True)
         self.run_, self.every, self.stop = run, every, threading.Event()
 
@@ -103,7 +103,7 @@ class _HeartbeatThread(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - a failed heartbeat is retried on the next beat
                 log.warning("Publish lock heartbeat failed: %s", exc)
 
-    def __enter__(self) -> "_HeartbeatThread":
+    def __enter__(self) -> _HeartbeatThread:
         self.start()
         return self
 

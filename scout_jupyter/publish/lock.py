@@ -58,7 +58,7 @@ class LockInfo:
         return json.dumps(asdict(self), sort_keys=True).encode("utf-8")
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> "LockInfo | None":
+    def from_bytes(cls, raw: bytes) -> LockInfo | None:
         """The lock's content, or None when it is not a lock this module wrote."""
         try:
             obj = json.loads(raw.decode("utf-8"))
@@ -227,7 +227,7 @@ class PublishLock:
         else:
             log.warning("The publish lock %s was no longer ours at release", self.key)
 
-    def __enter__(self) -> "PublishLock":
+    def __enter__(self) -> PublishLock:
         self.acquire()
         return self
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, TextIO
 
 STEPS = ("export", "materialize", "upload", "verify", "manifest")
 STATES = ("started", "progress", "done", "skipped", "failed")
@@ -45,7 +46,7 @@ class ProgressEvent:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "ProgressEvent":
+    def from_json(cls, obj: dict[str, Any]) -> ProgressEvent:
         return cls(**{k: obj.get(k) for k in ("dataset", "step", "state", "bytes_done", "bytes_total", "error")})
 
 
@@ -177,7 +178,7 @@ class TqdmReporter:
         self._close_bytes()
         self._overall.close()
 
-    def __enter__(self) -> "TqdmReporter":
+    def __enter__(self) -> TqdmReporter:
         return self
 
     def __exit__(self, *exc: object) -> None:

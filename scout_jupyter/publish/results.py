@@ -39,7 +39,7 @@ class DatasetResult:
         return out
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "DatasetResult":
+    def from_json(cls, obj: dict[str, Any]) -> DatasetResult:
         return cls(id=obj["id"], state=obj.get("state", "failed" if obj.get("error") else "published"),
                    uploaded=bool(obj.get("uploaded")), bytes_uploaded=int(obj.get("bytes_uploaded") or 0),
                    row_count=obj.get("row_count"), sha256=obj.get("sha256"), error=obj.get("error"))
@@ -85,5 +85,5 @@ class PublishResult:
         return {"manifest": self.manifest, "datasets": [d.to_json() for d in self.datasets]}
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "PublishResult":
+    def from_json(cls, obj: dict[str, Any]) -> PublishResult:
         return cls(manifest=obj["manifest"], datasets=tuple(DatasetResult.from_json(d) for d in obj["datasets"]))

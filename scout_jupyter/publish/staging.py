@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 import sqlalchemy as sa

@@ -17,9 +17,10 @@ it yet) and the dataset fails with ChecksumMismatch.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from ..errors import ChecksumMismatch, ObjectExists, ObjectNotFound, ScoutError, StorageError
 from ..manifest import dataset_key

@@ -19,10 +19,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -232,7 +233,7 @@ class AccessLog:
         return self.engine.url.render_as_string(hide_password=True)
 
     # --- lifecycle ----------------------------------------------------------------------
-    def start(self) -> "AccessLog":
+    def start(self) -> AccessLog:
         try:
             self.ensure_schema()
         except AccessLogUnavailable as exc:

@@ -29,13 +29,13 @@ from ..errors import ScoutError
 from ..storage import DEFAULT_STORE, open_storage, storage_url_from_arg
 from ..storage.base import Storage
 from ..storage.local import KEY_FILE_NAME, load_or_create_key
+from ..ttl import DEFAULT_TTL, HARD_MAX_TTL
 from .accesslog import AccessLog
 from .handlers import route_table
 from .jobs import ConfiguredPublisher, JobRunner
 from .ratelimit import DEFAULT_RATE_LIMIT, RateLimiter, parse_limit
 from .relay import ScoutRelay, relay_route_table
 from .schedule import PublishSchedule, parse_schedule
-from ..ttl import DEFAULT_TTL, HARD_MAX_TTL
 from .service import ScoutService
 
 #: where `scout demo` builds its warehouse (relative to the folder it runs in, like the demo store)

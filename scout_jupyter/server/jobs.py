@@ -15,8 +15,9 @@ import os
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clock import Clock, isoformat_z
 from ..errors import ConfigError, JobNotFound, PublishInProgress, ScoutError
@@ -31,7 +32,7 @@ KEEP_JOBS = 100
 
 
 class Publisher(Protocol):
-    def __call__(self, datasets: list[str] | None, on_progress: "ProgressCallback") -> Any: ...
+    def __call__(self, datasets: list[str] | None, on_progress: ProgressCallback) -> Any: ...
 
 
 class Job:
@@ -167,7 +168,7 @@ class ConfiguredPublisher:
     def plan(self, datasets: list[str] | None) -> list[str]:
         return [d.id for d in self._config().select(datasets)]
 
-    def __call__(self, datasets: list[str] | None, on_progress: "ProgressCallback") -> Any:
+    def __call__(self, datasets: list[str] | None, on_progress: ProgressCallback) -> Any:
         from ..publish import publish
 
         return publish(self._config(), self.storage, datasets=datasets, clock=self.clock, on_progress=on_progress)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..clock import Clock
 from ..errors import DatasetNotFound, ManifestInvalid, ObjectNotFound, ScoutError, StorageUnavailable
@@ -34,7 +35,7 @@ class CachedManifest:
     etag: str  # quoted, strong: the sha256 of the bytes served
 
     @classmethod
-    def from_bytes(cls, raw: bytes, source: str | None = None) -> "CachedManifest":
+    def from_bytes(cls, raw: bytes, source: str | None = None) -> CachedManifest:
         return cls(Manifest.from_bytes(raw, source), raw, f'"{hashlib.sha256(raw).hexdigest()}"')
 
     def matches(self, if_none_match: str | None) -> bool:

@@ -18,14 +18,14 @@ from typing import Any
 from ..clock import Clock, isoformat_z
 from ..errors import DatasetNotFound, InvalidRequest, StorageError
 from ..manifest import DATE_RE, DatasetEntry, validate_dataset_id
+from ..preview import parse_columns, parse_limit, read_preview
+from ..schema import TableSchema
 from ..storage.base import SignedURL, Storage
 from ..storage.local import LocalStorage
 from ..ttl import DEFAULT_TTL, HARD_MAX_TTL, check_ttl
 from .access_stats import access_breakdown
 from .accesslog import AccessLog
 from .jobs import Job, JobRunner
-from ..preview import parse_columns, parse_limit, read_preview
-from ..schema import TableSchema
 from .manifests import CachedManifest, ManifestCache, run_blocking
 from .ratelimit import RateLimiter
 

@@ -10,9 +10,10 @@ import abc
 import hashlib
 import io
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, ClassVar, Iterable, Iterator, Union
+from typing import BinaryIO, ClassVar, Union
 
 from ..errors import InvalidKey
 from ..ttl import HARD_MAX_TTL

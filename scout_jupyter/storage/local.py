@@ -13,9 +13,9 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote, unquote, urlsplit
 
 from ..clock import SYSTEM_CLOCK, Clock
@@ -31,7 +31,7 @@ KEY_FILE_NAME = "scout_signing.key"
 
 def signature_for(secret: bytes, method: str, key: str, expires: int) -> str:
     """Hex HMAC-SHA256 over the method, the object key and the expiry."""
-    message = f"{method.upper()}\n{key}\n{int(expires)}".encode("utf-8")
+    message = f"{method.upper()}\n{key}\n{int(expires)}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 

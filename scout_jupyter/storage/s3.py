@@ -18,21 +18,37 @@ import itertools
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import botocore.auth
 from botocore.config import Config
-from botocore.exceptions import (BotoCoreError, ClientError, ConnectionError as BotoConnectionError,
-                                 HTTPClientError, IncompleteReadError, NoCredentialsError,
-                                 PartialCredentialsError, SSLError)
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    SSLError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from ..clock import SYSTEM_CLOCK, Clock
-from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, ObjectExists,
-                      ObjectNotFound, ScoutError, StorageError, StorageUnavailable)
+from ..errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    ConfigError,
+    InvalidKey,
+    ObjectExists,
+    ObjectNotFound,
+    ScoutError,
+    StorageError,
+    StorageUnavailable,
+)
 from ..ttl import check_ttl
 from .base import CHUNK_SIZE, ObjectInfo, Payload, SignedURL, Storage, iter_payload, normalize_key, normalize_prefix
 from .retry import RetryPolicy, TransientError

@@ -16,16 +16,24 @@ import logging
 import mimetypes
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Iterator
 from urllib.parse import quote, urlsplit
 
 import requests
 
 from ..clock import SYSTEM_CLOCK, Clock, parse_timestamp
-from ..errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, ObjectExists,
-                      ObjectNotFound, StorageError, StorageUnavailable)
+from ..errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    ConfigError,
+    InvalidKey,
+    ObjectExists,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
 from ..ttl import check_ttl
 from .base import CHUNK_SIZE, ObjectInfo, Payload, SignedURL, Storage, normalize_key, normalize_prefix
 from .retry import RetryPolicy, TransientError

@@ -13,7 +13,8 @@ carries a static HTML and text repr for nbconvert, HTML exports and terminals.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .badge import FreshnessBadge
 from .browser import DatasetBrowser

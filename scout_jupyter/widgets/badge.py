@@ -32,7 +32,7 @@ class FreshnessBadge(StaticRepr, anywidget.AnyWidget):
 
     @classmethod
     def of(cls, last_modified: str | None, update_frequency: str | None, now: datetime | None = None,
-           **kwargs: Any) -> "FreshnessBadge":
+           **kwargs: Any) -> FreshnessBadge:
         """The badge of a dataset's ``last_modified`` and ``update_frequency`` at ``now``."""
         now = now or SYSTEM_CLOCK.now()
         state = freshness(last_modified, update_frequency, now)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import keyword
 import time
+from collections.abc import Callable, MutableMapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, MutableMapping
+from typing import Any
 
 import anywidget
 import pandas as pd

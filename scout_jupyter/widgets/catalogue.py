@@ -3,7 +3,8 @@ applies (``browser.js`` implements the same rules; the tests hold both to them).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from . import format as fmt
 from .format import ATTENTION

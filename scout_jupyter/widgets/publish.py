@@ -9,8 +9,9 @@ nothing. A refusal (not allowed to publish, one already running) shows as one li
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import anywidget
 import traitlets

@@ -54,7 +54,7 @@ class FakeScoutServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
 
-    def __enter__(self) -> "FakeScoutServer":
+    def __enter__(self) -> FakeScoutServer:
         self._thread.start()
         return self
 

@@ -46,7 +46,7 @@ class JupyterServerProcess:
             self.env.pop("SCOUT_RATE_LIMIT", None)  # the default applies unless a test sets one
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 90.0) -> "JupyterServerProcess":
+    def start(self, timeout: float = 90.0) -> JupyterServerProcess:
         disable = [arg for name in OTHER_EXTENSIONS for arg in ("--ServerApp.jpserver_extensions", f"{name}=False")]
         command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
                    f"--port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
@@ -70,7 +70,7 @@ class JupyterServerProcess:
         return requests.request(method, self.url + path, headers={"Authorization": f"token {TOKEN}"}, timeout=30,
                                 **kwargs)
 
-    def start_kernel(self) -> "ServerKernel":
+    def start_kernel(self) -> ServerKernel:
         kernel_id = self.api("POST", "api/kernels", json={"name": "python3"}).json()["id"]
         return ServerKernel(self, kernel_id)
 

@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 import scout_jupyter as scout
-from scout_jupyter.errors import (ChecksumMismatch, ConfigError, DatasetNotFound, InvalidDatasetId, InvalidTTL,
-                                  ManifestInvalid, SchemaError)
+from scout_jupyter.errors import (
+    ChecksumMismatch,
+    ConfigError,
+    DatasetNotFound,
+    InvalidDatasetId,
+    InvalidTTL,
+    ManifestInvalid,
+    SchemaError,
+)
 from scout_jupyter.manifest import latest_manifest_key
 
 from .helpers import add_parquet_copies, flip_byte, republish

@@ -10,8 +10,15 @@ import pytest
 
 from scout_jupyter.client import OfflineWarning, connect
 from scout_jupyter.client import download as download_module
-from scout_jupyter.errors import (AccessDenied, ChecksumMismatch, DatasetNotFound, ManifestInvalid,
-                                  PublishInProgress, RateLimited, StorageUnavailable)
+from scout_jupyter.errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    DatasetNotFound,
+    ManifestInvalid,
+    PublishInProgress,
+    RateLimited,
+    StorageUnavailable,
+)
 
 from .fakeserver import TOKEN
 from .helpers import republish

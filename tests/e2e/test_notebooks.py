@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -42,7 +42,7 @@ class NotebookRun:
         self.channel: KernelChannel | None = None
         self.cells: list[CellRun] = []
 
-    def run(self, name: str) -> "NotebookRun":
+    def run(self, name: str) -> NotebookRun:
         self.channel = KernelChannel(self.server.kernel_ws_url(self.kernel_id), self.server.token, timeout=90)
         self.channel.wait_ready()
         self.cells = [self.channel.execute(code) for code in code_cells(self.server.root / name)]

@@ -88,7 +88,7 @@ def page(lab_server, tmp_path_factory):
             "/scout/api/manifest") else None)
         # a workspace of its own, reset: no notebook left open by other tests of the session
         page.goto(lab_server.lab_url("lab/workspaces/sidebar-tests") + "&reset")
-        page.locator(f".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click()
+        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click()
         wait_for(page, f"() => document.querySelectorAll('{ROWS}').length === 9", "nine dataset rows")
         yield page
     settings.unlink()

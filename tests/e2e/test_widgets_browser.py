@@ -21,8 +21,16 @@ from scout_jupyter.manifest import Manifest, latest_manifest_key
 from tests.fixtures.store import store_factory
 
 from .kernel_channel import KernelChannel
-from .test_lab_browser import (KERNEL_IDLE, PANEL, RUN_ALL_FINISHED, chromium_page, expect_count, expect_text,
-                               expect_visible, wait_for)
+from .test_lab_browser import (
+    KERNEL_IDLE,
+    PANEL,
+    RUN_ALL_FINISHED,
+    chromium_page,
+    expect_count,
+    expect_text,
+    expect_visible,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,12 @@ from jupyterhub.singleuser.extension import JupyterHubUser
 
 from scout_jupyter import settings
 from scout_jupyter.errors import ConfigError
-from scout_jupyter.server.hub import (ScoutHubAuthorizer, ScoutHubIdentityProvider, hub_service_config,
-                                      running_as_hub_service)
+from scout_jupyter.server.hub import (
+    ScoutHubAuthorizer,
+    ScoutHubIdentityProvider,
+    hub_service_config,
+    running_as_hub_service,
+)
 
 ACCESS = "access:services!service=scout"
 SERVICE_ENV = {"JUPYTERHUB_SERVICE_NAME": "scout", "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:10101",

@@ -11,7 +11,6 @@ import pytest
 
 from scout_jupyter.server.handlers import ScoutHandler, SignedFileHandler, route_table
 
-
 #: a sample value for each capture group of a route pattern
 SAMPLE_GROUP = re.compile(r"\([^)]*\)")
 

@@ -11,8 +11,7 @@ import pytest
 
 from scout_jupyter.errors import AccessDenied, InvalidKey, ObjectNotFound, ScoutError
 from scout_jupyter.storage import open_storage
-from scout_jupyter.storage.local import (FILES_ROUTE, LocalStorage, load_or_create_key, signature_for,
-                                         verify_signature)
+from scout_jupyter.storage.local import FILES_ROUTE, LocalStorage, load_or_create_key, signature_for, verify_signature
 
 from .conformance import StorageConformance
 

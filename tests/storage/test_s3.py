@@ -13,8 +13,17 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from scout_jupyter.errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, InvalidTTL, ObjectExists,
-                                  ScoutError, StorageError, StorageUnavailable)
+from scout_jupyter.errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    ConfigError,
+    InvalidKey,
+    InvalidTTL,
+    ObjectExists,
+    ScoutError,
+    StorageError,
+    StorageUnavailable,
+)
 from scout_jupyter.storage import open_storage
 from scout_jupyter.storage.retry import RetryPolicy
 from scout_jupyter.storage.s3 import S3Storage

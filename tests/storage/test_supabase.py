@@ -11,8 +11,17 @@ import jwt
 import pytest
 import requests
 
-from scout_jupyter.errors import (AccessDenied, ChecksumMismatch, ConfigError, InvalidKey, InvalidTTL,
-                                  ObjectExists, ObjectNotFound, StorageError, StorageUnavailable)
+from scout_jupyter.errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    ConfigError,
+    InvalidKey,
+    InvalidTTL,
+    ObjectExists,
+    ObjectNotFound,
+    StorageError,
+    StorageUnavailable,
+)
 from scout_jupyter.storage import open_storage
 from scout_jupyter.storage.retry import TransientError
 from scout_jupyter.storage.supabase import SupabaseStorage, error_for
