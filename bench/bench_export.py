@@ -59,6 +59,7 @@ def make_rows(rows: int, seed: int = 13) -> list[tuple]:
         [t + "Z" for t in at.astype(str).tolist()],
         np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
         (2**53 + rng.integers(0, 10**6, rows)).tolist(),
+        strict=True,
     ))
 
 

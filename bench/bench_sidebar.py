@@ -168,7 +168,8 @@ def measure(count: int = DATASETS, loads: int = 3) -> dict:
                 browser.close()
     return {"datasets": count, "first_paint_ms": statistics.median(paints), "first_paints_ms": paints,
             "first_keystroke_ms": statistics.median(first_keys), "keystroke_median_ms": statistics.median(keys),
-            "keystroke_max_ms": max(keys), "rows_after_each_key": rows_seen, "rows_rendered_first": rendered, "narrowing_keystrokes_ms": narrowing}
+            "keystroke_max_ms": max(keys), "rows_after_each_key": rows_seen, "rows_rendered_first": rendered,
+            "narrowing_keystrokes_ms": narrowing}
 
 
 def run(quick: bool = True) -> list[dict]:

@@ -254,7 +254,8 @@ def check_column_names(columns: Iterable) -> list[str]:
     return names
 
 
-def to_arrow_table(chunk: pd.DataFrame | pa.Table, schema: TableSchema, *, guard_csv_formulas: bool = False) -> pa.Table:
+def to_arrow_table(chunk: pd.DataFrame | pa.Table, schema: TableSchema, *,
+                   guard_csv_formulas: bool = False) -> pa.Table:
     """A chunk as a table of exactly the schema's columns (in its order) and arrow types."""
     names = check_column_names(chunk.column_names if isinstance(chunk, pa.Table) else chunk.columns)
     missing = [n for n in schema.names if n not in names]
@@ -267,4 +268,5 @@ def to_arrow_table(chunk: pd.DataFrame | pa.Table, schema: TableSchema, *, guard
         if guard_csv_formulas and field.type == "string":
             arr = guard_formulas(arr)
         arrays.append(arr)
-    return pa.Table.from_arrays(arrays, schema=pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in schema.fields]))
+    arrow_schema = pa.schema([pa.field(f.name, ARROW_TYPES[f.type]) for f in schema.fields])
+    return pa.Table.from_arrays(arrays, schema=arrow_schema)

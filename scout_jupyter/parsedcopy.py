@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -52,7 +51,7 @@ _TZ_DTYPES: dict[pa.DataType, object] = {}
 _MAX_MEMO = 256
 _KEPT_SELECTIONS = 16  # per mapped file
 
-Column = Union[pa.Array, pa.ChunkedArray]
+Column = pa.Array | pa.ChunkedArray
 
 
 @dataclass(slots=True)

@@ -80,7 +80,8 @@ def read_preview(storage: Storage, entry: DatasetEntry, limit: int, columns: lis
     names = table.column_names
     arrays = [convert_column(table.column(n), types[n], n) if n in types else table.column(n) for n in names]
     columns_out = tuple((n, types.get(n, "string")) for n in names)
-    rows = [[_json_value(v) for v in row] for row in zip(*(a.to_pylist() for a in arrays))] if names else []
+    rows = ([[_json_value(v) for v in row] for row in zip(*(a.to_pylist() for a in arrays), strict=True)]
+            if names else [])
     return Preview(columns=columns_out, rows=rows, row_count=entry.row_count,
                    truncated=entry.row_count > len(rows))
 

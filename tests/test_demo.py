@@ -102,7 +102,8 @@ def sql(engine, query: str) -> pd.DataFrame:
 def small(tmp_path_factory) -> dict:
     """Three builds at scale 0.1: a and b with seed 7, c with seed 8."""
     folder = tmp_path_factory.mktemp("small")
-    stats = {n: build_warehouse(folder / f"{n}.sqlite", seed=seed, scale=0.1) for n, seed in zip("abc", (7, 7, 8))}
+    stats = {n: build_warehouse(folder / f"{n}.sqlite", seed=seed, scale=0.1)
+             for n, seed in zip("abc", (7, 7, 8), strict=True)}
     return {n: (s, table_digests(s.path)) for n, s in stats.items()}
 
 
@@ -281,7 +282,7 @@ def test_basket_rules_are_real_association_rules(frames, engine):
     # complements planted by the generator show up as strong rules
     strong = rules[rules.lift > 1.5]
     assert {("Coffee", "Bread & Pastries"), ("Beer", "Chips & Snacks")} <= set(
-        zip(strong.antecedent_category, strong.consequent_category))
+        zip(strong.antecedent_category, strong.consequent_category, strict=True))
     # recount one pair independently
     top = rules.iloc[0]
     count = sql(engine, f"""SELECT COUNT(*) AS n FROM line_items a
@@ -406,7 +407,7 @@ def test_output_is_stable_across_runs(config, small):
             second = [run_definition(d, conn) for d in config["datasets"]]
     finally:
         engine.dispose()
-    assert all(a.equals(b) and len(a) > 0 for a, b in zip(first, second))
+    assert all(a.equals(b) and len(a) > 0 for a, b in zip(first, second, strict=True))
 
 
 def test_prepare_demo_puts_the_config_beside_its_warehouse(tmp_path):

@@ -27,7 +27,8 @@ guard_csv_formulas = {guard}
 id = "gold/sales"
 description = "Sales per day and store"
 update_frequency = "daily"
-query = "SELECT day AS date_key, store, SUM(amount) AS revenue, COUNT(*) AS lines FROM sales GROUP BY day, store ORDER BY day, store"
+query = '''SELECT day AS date_key, store, SUM(amount) AS revenue, COUNT(*) AS lines FROM sales
+           GROUP BY day, store ORDER BY day, store'''
 
 [[datasets]]
 id = "gold/notes"

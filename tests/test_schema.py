@@ -102,7 +102,8 @@ def test_string_evidence():
     assert infer(["yes", "no"]) == "string"
     assert infer(["2024-02-29", "1999-12-31"]) == "date"
     assert infer(["2023-02-29"]) == "string"
-    assert infer(["2024-01-01T10:00:00Z", "2024-01-01T10:00:00+02:00", "2024-01-01 10:00", "2024-01-01T10:00:00.123456"]) == "datetime"
+    assert infer(["2024-01-01T10:00:00Z", "2024-01-01T10:00:00+02:00", "2024-01-01 10:00",
+                  "2024-01-01T10:00:00.123456"]) == "datetime"
     assert infer(["2024-01-01T25:00:00Z"]) == "string"
     assert infer(["", "5", None]) == "integer"
     assert infer(["", ""]) == "string"
@@ -176,7 +177,8 @@ def test_sqlite_chunks_as_read_sql_delivers_them(options):
         conn.exec_driver_sql("CREATE TABLE t (id TEXT, n INTEGER, r REAL, d TEXT, ts TEXT, flag INTEGER, m)")
         conn.exec_driver_sql(
             "INSERT INTO t VALUES ('00123', 1, 1.5, '2024-01-01', '2024-01-01 10:00:00', 1, 5),"
-            " ('00456', NULL, 2.0, NULL, NULL, 0, '7'), ('00789', 3, NULL, '2024-01-03', '2024-01-03 11:00:00', NULL, 'x')"
+            " ('00456', NULL, 2.0, NULL, NULL, 0, '7'),"
+            " ('00789', 3, NULL, '2024-01-03', '2024-01-03 11:00:00', NULL, 'x')"
         )
     inferrer = SchemaInferrer()
     with engine.connect() as conn:

@@ -211,7 +211,8 @@ class HttpApi:
         """Jupyter itself (not the Scout extension) refused the request: the login is the problem."""
         where = f"The Jupyter server at {self.base_url}"
         if self.token:
-            return AccessDenied(f"Access denied: {where} refused the token (from SCOUT_API_TOKEN, the URL's ?token=, or "
+            return AccessDenied(f"Access denied: {where} refused the token (from SCOUT_API_TOKEN, the URL's ?token=, "
+                                "or "
                                 "connect(token=...)); use the token of the URL `jupyter lab` printed, or "
                                 "`jupyter server list`")
         return AccessDenied(f"Access denied: {where} needs a token: set SCOUT_API_TOKEN, or use the whole URL "

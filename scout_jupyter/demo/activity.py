@@ -238,7 +238,7 @@ _CLOCK = np.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in r
 def _timestamps(pop: Population, day: np.ndarray, hour: np.ndarray, second: np.ndarray) -> np.ndarray:
     """``YYYY-MM-DD HH:MM:SS`` strings (SQLite's timestamp text form)."""
     dates, clock = pop.calendar["date_key"][day].tolist(), _CLOCK[hour * 3600 + second].tolist()
-    return np.array([d + " " + c for d, c in zip(dates, clock)], dtype=object)
+    return np.array([d + " " + c for d, c in zip(dates, clock, strict=True)], dtype=object)
 
 
 def _transactions(rng: np.random.Generator, pop: Population, v: dict, lines: dict, txn_of_visit: np.ndarray) -> Columns:

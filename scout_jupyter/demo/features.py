@@ -80,7 +80,7 @@ def _squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray
     is bit for bit ``((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)``, since numpy
     sums such short axes left to right, at a third of the cost: no n x k x d temporaries."""
     total = None
-    for coordinate, centres in zip(columns, centroids.T):
+    for coordinate, centres in zip(columns, centroids.T, strict=True):
         term = np.subtract.outer(coordinate, centres)
         np.multiply(term, term, out=term)
         if total is None:

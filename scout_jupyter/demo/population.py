@@ -93,8 +93,8 @@ def make_stores(rng: np.random.Generator, n: int, start: date) -> tuple[Columns,
     price = (np.array([t[4] for t in cat.STORE_TYPES])[stype]
              * np.array([r.price_index for r in regions])[region] * rng.uniform(0.98, 1.04, n))
     gcash = rng.random(n) < np.where(stype == 1, 0.95, np.where(urban, 0.75, 0.35))
-    lat = np.array([regions[r].cities[c][1] for r, c in zip(region, city)]) + rng.normal(0, 0.02, n)
-    lon = np.array([regions[r].cities[c][2] for r, c in zip(region, city)]) + rng.normal(0, 0.02, n)
+    lat = np.array([regions[r].cities[c][1] for r, c in zip(region, city, strict=True)]) + rng.normal(0, 0.02, n)
+    lon = np.array([regions[r].cities[c][2] for r, c in zip(region, city, strict=True)]) + rng.normal(0, 0.02, n)
     opened = [start - timedelta(days=int(k)) for k in rng.integers(120, 20 * 365, n)]
     cut = np.quantile(traffic, [1 / 3, 2 / 3])
     width = max(4, len(str(n)))
@@ -107,7 +107,7 @@ def make_stores(rng: np.random.Generator, n: int, start: date) -> tuple[Columns,
         "region_code": np.array([regions[r].code for r in region], dtype=object),
         "region": np.array([regions[r].name for r in region], dtype=object),
         "island_group": np.array([regions[r].island_group for r in region], dtype=object),
-        "city": np.array([regions[r].cities[c][0] for r, c in zip(region, city)], dtype=object),
+        "city": np.array([regions[r].cities[c][0] for r, c in zip(region, city, strict=True)], dtype=object),
         "urbanicity": np.where(urban, "urban", "rural").astype(object),
         "latitude": np.round(lat, 5),
         "longitude": np.round(lon, 5),

@@ -230,7 +230,7 @@ def _write_tables(conn: sqlite3.Connection, tables: dict[str, dict[str, np.ndarr
         total = len(columns[names[0]])
         for start in range(0, total, _WRITE_ROWS):  # Python objects for one slice at a time
             stop = start + _WRITE_ROWS
-            conn.executemany(insert, zip(*(_values(columns[n][start:stop]) for n in names)))
+            conn.executemany(insert, zip(*(_values(columns[n][start:stop]) for n in names), strict=True))
         counts[table.name] = total
     for index in INDEXES:
         conn.execute(str(CreateIndex(index).compile(dialect=dialect)))
@@ -308,13 +308,14 @@ def _copy_table(src: sqlite3.Connection, conn: sa.Connection, table: sa.Table, b
     use_copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
     copied = 0
     while rows := cursor.fetchmany(batch_rows):
-        batch = [[f(v) if f is not None and v is not None else v for f, v in zip(convert, row)] for row in rows]
+        batch = [[f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True)]
+                 for row in rows]
         if use_copy:  # COPY is an order of magnitude faster than row-at-a-time inserts
             with conn.connection.driver_connection.cursor() as pg_cursor:
                 with pg_cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                     for values in batch:
                         copy.write_row(values)
         else:
-            conn.execute(table.insert(), [dict(zip(names, values)) for values in batch])
+            conn.execute(table.insert(), [dict(zip(names, values, strict=True)) for values in batch])
         copied += len(batch)
     return copied

@@ -88,7 +88,7 @@ class _Prefetch:
 
 
 def _schema(names: list[str], types: list[str | None]) -> TableSchema:
-    return TableSchema(tuple(Field(n, t or "string") for n, t in zip(names, types)))
+    return TableSchema(tuple(Field(n, t or "string") for n, t in zip(names, types, strict=True)))
 
 
 def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: Path, *, chunk_size: int,
@@ -110,7 +110,7 @@ def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: P
                     if writer is None and not stale:
                         names, types = chunk.column_names, [None] * chunk.num_columns
                     parsed: dict[int, pa.Array] = {}
-                    types = [join_types(a, b) for a, b in zip(types, chunk_types(chunk, types, parsed))]
+                    types = [join_types(a, b) for a, b in zip(types, chunk_types(chunk, types, parsed), strict=True)]
                     if stale:
                         continue
                     schema = _schema(names, types)

@@ -212,7 +212,7 @@ def _check_pg_types(schema: pa.Schema) -> None:
 def normalize(chunk: pa.Table, backend: str) -> pa.Table:
     """The chunk as the arrays the pandas path would give for the same rows (see the module)."""
     arrays = []
-    for name, column in zip(chunk.column_names, chunk.columns):
+    for name, column in zip(chunk.column_names, chunk.columns, strict=True):
         if isinstance(column.type, pa.BaseExtensionType):  # numeric: an opaque type stored as text
             column = pa.chunked_array([c.storage for c in column.chunks], column.type.storage_type)
         arr = source_array(column)

@@ -183,7 +183,7 @@ class _PublishRun:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scout-export") as pool:
             futures = [pool.submit(self.prepare, d) for d in definitions]
             try:
-                results = tuple(self.finish(d, f.result()) for d, f in zip(definitions, futures))
+                results = tuple(self.finish(d, f.result()) for d, f in zip(definitions, futures, strict=True))
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -268,7 +268,7 @@ class _PublishRun:
         recorded = [self.state[ns].get(definition.id) for ns in self.config.namespaces]
         if any(p is None or r != {"fingerprint": fingerprint, "sha256": p.sha256}
                or p.description != definition.description or p.update_frequency != definition.update_frequency
-               for p, r in zip(previous, recorded)):
+               for p, r in zip(previous, recorded, strict=True)):
             return None
         if not all(self._still_stored(p) for p in previous):
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from ..errors import ManifestInvalid, ObjectExists, ObjectNotFound
 from ..manifest import Manifest, latest_manifest_key, snapshot_manifest_key, snapshots_newest_first
@@ -34,7 +35,7 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
                          describe=f"listing of {namespace}/manifests/")
     for snapshot in snapshots_newest_first(info.key for info in listing):
         try:
-            manifest = Manifest.from_bytes(retry.call(lambda: storage.read_bytes(snapshot),
+            manifest = Manifest.from_bytes(retry.call(partial(storage.read_bytes, snapshot),
                                                       describe=f"read of {snapshot}"))
         except (ManifestInvalid, ObjectNotFound):
             continue
@@ -63,10 +64,10 @@ def _write_snapshot(storage: Storage, namespace: str, data: bytes, when: datetim
     for n in range(1, MAX_SNAPSHOTS_PER_SECOND + 1):
         key = base if n == 1 else base[: -len(".json")] + f".{n}.json"
         try:
-            retry.call(lambda: storage.write(key, data, overwrite=False, content_type="application/json"),
+            retry.call(partial(storage.write, key, data, overwrite=False, content_type="application/json"),
                        describe=f"write of {key}")
             return key
         except ObjectExists:
-            if retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}") == data:
+            if retry.call(partial(storage.read_bytes, key), describe=f"read of {key}") == data:
                 return key
     raise ManifestInvalid(f"Too many manifest snapshots in the second of {base}")

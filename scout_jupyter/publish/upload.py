@@ -106,8 +106,8 @@ class Uploader:
             keys = [dataset_key(dataset_id, date, f.ext if revision == 1 else f"r{revision}.{f.ext}", namespace)
                     for f in files]
             present = [self.stored_sha256(key) for key in keys]
-            if all(sha in (None, f.sha256) for sha, f in zip(present, files)):
-                return keys, [sha == f.sha256 for sha, f in zip(present, files)]
+            if all(sha in (None, f.sha256) for sha, f in zip(present, files, strict=True)):
+                return keys, [sha == f.sha256 for sha, f in zip(present, files, strict=True)]
         raise StorageError(f"{dataset_id} was published more than {MAX_REVISIONS} times on {date}")
 
     # --- writing -------------------------------------------------------------------------
@@ -153,7 +153,7 @@ class Uploader:
         """Upload (or reuse) and verify every file of one dataset in one namespace."""
         keys, present = self.choose_keys(dataset_id, date, namespace, files)
         placed, new = [], []
-        for key, file, there in zip(keys, files, present):
+        for key, file, there in zip(keys, files, present, strict=True):
             if there:
                 self.emit(ProgressEvent(dataset_id, "upload", "skipped", 0, file.size))
                 placed.append(Placed(key, 0))

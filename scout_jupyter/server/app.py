@@ -87,7 +87,8 @@ class ScoutExtension(ExtensionApp):
         `30/3 minutes` or `10 per minute` (env {settings.RATE_LIMIT}; default {DEFAULT_RATE_LIMIT}: the original
         10 a minute on average, with room for a notebook's burst of cold loads).""").tag(config=True)
     preview_rate_limit = Unicode(help=f"""Per-user moving-window limit on previews (GET …/preview), apart from
-        the signing limit, in the same notation (env {settings.PREVIEW_RATE_LIMIT}; default 60/minute).""").tag(config=True)
+        the signing limit, in the same notation (env {settings.PREVIEW_RATE_LIMIT}; default 60/minute).""",
+    ).tag(config=True)
     max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
         (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
     publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs

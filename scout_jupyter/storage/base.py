@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, ClassVar, Union
+from typing import BinaryIO, ClassVar
 
 from ..errors import InvalidKey
 from ..ttl import HARD_MAX_TTL
@@ -22,7 +22,7 @@ CHUNK_SIZE = 1 << 20
 MAX_KEY_LENGTH = 1024
 
 #: What ``write`` accepts: bytes, a readable binary file, or an iterable of byte chunks.
-Payload = Union[bytes, bytearray, memoryview, BinaryIO, Iterable[bytes]]
+Payload = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class Storage(abc.ABC):
             digest.update(chunk)
         return digest.hexdigest()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook: most storages hold no connections)
         """Release connections."""
 
     def __repr__(self) -> str:

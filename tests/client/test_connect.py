@@ -46,15 +46,17 @@ def test_the_printed_lab_url_works_as_scout_api_url(monkeypatch, small_store):
         monkeypatch.delenv("SCOUT_API_TOKEN", raising=False)
         client = connect(set_default=False)
         assert client.transport.api.token == TOKEN
-        assert repr(client) == f"<scout Client: proxy mode through the Jupyter server at {server.url} (from SCOUT_API_URL)>"
+        assert repr(client) == (f"<scout Client: proxy mode through the Jupyter server at {server.url} "
+                                "(from SCOUT_API_URL)>")
         assert len(client.datasets()) == 3
 
 
 def test_connect_logs_its_choice(small_store, caplog):
     caplog.set_level("INFO", logger="scout_jupyter.client")
     client = connect(storage_url=small_store.url, set_default=False)
-    assert caplog.messages == [f"Scout: direct mode on the store {small_store.url} (from storage_url given to connect())"]
-    assert repr(client) == f"<scout Client: direct mode on the store {small_store.url} (from storage_url given to connect())>"
+    where = f"direct mode on the store {small_store.url} (from storage_url given to connect())"
+    assert caplog.messages == [f"Scout: {where}"]
+    assert repr(client) == f"<scout Client: {where}>"
 
 
 def test_inside_a_jupyter_kernel_the_server_wins_over_a_local_store(monkeypatch, tmp_path, small_store):
@@ -94,7 +96,8 @@ def test_a_web_page_instead_of_the_manifest_says_what_to_fix(small_store):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         client = connect(api_url=f"http://127.0.0.1:{httpd.server_port}/hub/home", token="t", set_default=False)
-        with pytest.raises(ConfigError, match=r"answered with a web page, not the Scout manifest: SCOUT_API_URL should "):
+        with pytest.raises(ConfigError,
+                           match=r"answered with a web page, not the Scout manifest: SCOUT_API_URL should "):
             client.datasets()
     finally:
         httpd.shutdown()

@@ -29,9 +29,11 @@ def tricky_frame(conn=None) -> pd.DataFrame:
         "huge_int": ["123456789012345678901234567890", "1", None, "-99999999999999999999", "2", "3", "4", "5",
                      "6", "7"],
         "text": TEXT,
-        "day": [dt.date(2024, 8, 10), dt.date(1999, 12, 31), None, dt.date(2024, 2, 29)] + [dt.date(2000, 1, 1)] * (n - 4),
+        "day": [dt.date(2024, 8, 10), dt.date(1999, 12, 31), None, dt.date(2024, 2, 29)]
+               + [dt.date(2000, 1, 1)] * (n - 4),
         "moment": [dt.datetime(2024, 8, 10, 8, 30, 15, 123456, tzinfo=MANILA), None,
-                   dt.datetime(2024, 1, 1, 0, 0, tzinfo=dt.timezone.utc)] + [dt.datetime(2024, 3, 10, 2, 0, tzinfo=MANILA)] * (n - 3),
+                   dt.datetime(2024, 1, 1, 0, 0, tzinfo=dt.timezone.utc)]
+                  + [dt.datetime(2024, 3, 10, 2, 0, tzinfo=MANILA)] * (n - 3),
         "flag": [True, False, None, True, False, True, False, True, None, False],
         "amount": [1.5, float("nan"), -0.0, 1e-300, 123456.789, 0.1 + 0.2, -2.5, 1e20, 3.0, 42.0],
     })

@@ -42,7 +42,8 @@ class CellRun:
 
     def describe(self) -> str:
         errors = "; ".join(f"{e['ename']}: {e['evalue']}" for e in self.errors)
-        return f"cell {self.source[:60]!r}: status {self.reply.get('status')} {errors} stderr={self.text('stderr')[-400:]!r}"
+        stderr = self.text("stderr")[-400:]
+        return f"cell {self.source[:60]!r}: status {self.reply.get('status')} {errors} stderr={stderr!r}"
 
 
 class KernelChannel:

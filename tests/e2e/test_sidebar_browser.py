@@ -201,7 +201,8 @@ def test_copy_code_says_what_it_copied(page):
 def test_copy_signed_url_says_when_it_expires(page):
     row(page, "gold/txn_daily").locator("button[aria-label^='Copy a signed URL']").click()
     wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
-        .some(t => /Signed URL of gold\\/txn_daily copied: expires in 1 h \\(\\d\\d:\\d\\d UTC\\)/.test(t.innerText))""",
+        .some(t => /Signed URL of gold\\/txn_daily copied: expires in 1 h \\(\\d\\d:\\d\\d UTC\\)/
+                   .test(t.innerText))""",
              "the signed-URL notification with its expiry")
 
 
@@ -241,7 +242,8 @@ def test_the_panel_renders_in_the_dark_theme(page):
         luminance = lambda rgb: sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3]) / 3  # noqa: E731
         assert luminance(colours["background"]) < 80 < luminance(colours["text"]), colours
         # the theme's stylesheet swaps in over a few frames: let two frames pass, whole page first
-        page.wait_for_function("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+        page.wait_for_function(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
         shot(page, "lab-dark")
         shot(page, "sidebar-dark", SIDEBAR)
     finally:  # the lab server is shared: leave it in the light theme

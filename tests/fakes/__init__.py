@@ -31,7 +31,7 @@ class FaultInjector:
 
     def take(self, method: str) -> str | None:
         with self._lock:
-            for i, (kind, wanted) in enumerate(self._queue):
+            for i, (_kind, wanted) in enumerate(self._queue):
                 if wanted in (None, method):
                     return self._queue.pop(i)[0]
         return None

@@ -189,7 +189,8 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
                 return _json({"message": "no Route matched with those values"}, 404)
             path = path[len(self.mount):]
         if not path.startswith("/object/"):
-            return _json({"statusCode": 404, "error": "Not Found", "message": f"Route {req.method}:{path} not found"}, 404)
+            return _json({"statusCode": 404, "error": "Not Found",
+                          "message": f"Route {req.method}:{path} not found"}, 404)
         head, _, rest = path[len("/object/"):].partition("/")
         if head == "sign" and req.method == "GET":
             return self._signed_download(req, rest)
@@ -405,7 +406,8 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
             objects = self._buckets.get(bucket, {}) if service else {}
             found = [isinstance(p, str) and p in objects for p in paths]
         return _json([{"error": None, "path": p, "signedURL": self._signed_url(bucket, p, expires_in)} if ok else
-                      {"error": BATCH_MISSING, "path": p, "signedURL": None} for p, ok in zip(paths, found)])
+                      {"error": BATCH_MISSING, "path": p, "signedURL": None}
+                      for p, ok in zip(paths, found, strict=True)])
 
     def _signed_download(self, req: Request, rest: str) -> Response:
         token = req.args.get("token")

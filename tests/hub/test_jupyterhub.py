@@ -155,7 +155,8 @@ def test_publishing_needs_the_hub_permission(jupyterhub, users):
     """Row 31: bob (no custom:scout:publish) gets a one-line 403 and no job; alice's job succeeds."""
     bob = users["bob"].probe(
         "import scout_jupyter as scout\nfrom scout_jupyter.errors import AccessDenied\ntry:\n"
-        "    scout.publish(['gold/txn_daily'])\n    refused = None\nexcept AccessDenied as exc:\n    refused = str(exc)",
+        "    scout.publish(['gold/txn_daily'])\n    refused = None\n"
+        "except AccessDenied as exc:\n    refused = str(exc)",
         "refused")
     assert bob and bob.startswith("Access denied: bob may not publish") and "custom:scout:publish" in bob
     assert "\n" not in bob

@@ -197,12 +197,12 @@ def test_a_row_that_cannot_be_stored_fails_its_batch_not_the_writer(sqlite_log):
 
 # --- the original document's SQL, and upgrading a log made by an earlier version ---------------
 #: verbatim from the original document's troubleshooting section (run there with psql)
-ORIGINAL_TROUBLESHOOTING = """SELECT dataset_id, COUNT(*), AVG(CASE WHEN success THEN 1 ELSE 0 END) 
-FROM scout.dataset_access_logs 
+ORIGINAL_TROUBLESHOOTING = """SELECT dataset_id, COUNT(*), AVG(CASE WHEN success THEN 1 ELSE 0 END)
+FROM scout.dataset_access_logs
 WHERE accessed_at > NOW() - INTERVAL '1 hour'
 GROUP BY dataset_id;"""
-ORIGINAL_VIEW_QUERIES = ["""SELECT * FROM scout.dataset_access_analytics 
-ORDER BY access_date DESC;""", """SELECT 
+ORIGINAL_VIEW_QUERIES = ["""SELECT * FROM scout.dataset_access_analytics
+ORDER BY access_date DESC;""", """SELECT
   dataset_id,
   SUM(total_requests) as total_requests,
   AVG(success_rate_percent) as avg_success_rate
@@ -288,7 +288,8 @@ def test_upgrading_an_earlier_log_keeps_every_row(access_log_url):
         assert [r["user"] for r in before] == [f"u{i}" for i in range(25)]
         log.write(row(action="preview", user="after"))
         rows = all_rows(log)
-        assert rows[:25] == before and rows[-1]["action"] == "preview" and rows[-1]["id"] > 25  # (PostgreSQL spent an id on the refused insert)
+        # (PostgreSQL spent an id on the refused insert)
+        assert rows[:25] == before and rows[-1]["action"] == "preview" and rows[-1]["id"] > 25
         names = sa.inspect(log.engine).get_view_names(schema=schema)
         assert {"dataset_access_analytics", "dataset_access_logs"} <= set(names)
         assert sum(r["total_requests"] for r in log.analytics(date(2024, 1, 1))) == 26

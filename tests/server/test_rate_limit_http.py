@@ -43,7 +43,10 @@ async def test_row14_eleventh_sign_in_a_minute_is_429(jp_fetch, fake_clock, acce
         fake_clock.advance(5)
     code, body, response = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
                                              params={"dataset": "gold/txn_daily"}, headers=as_user("alice"))
-    assert code == 429 and body == {"error": "rate_limited", "message": "Rate limit exceeded: retry in 11 s (this server allows 10 signed URLs per minute per user: its rate_limit setting, SCOUT_RATE_LIMIT)"}
+    assert code == 429 and body == {
+        "error": "rate_limited",
+        "message": "Rate limit exceeded: retry in 11 s (this server allows 10 signed URLs per minute per user: "
+                   "its rate_limit setting, SCOUT_RATE_LIMIT)"}
     assert response.headers["Retry-After"] == "11"  # the first sign, 50 s ago, leaves the window in 10 s
     assert b"signed_url" not in response.body
     deny = access_rows(action="deny")

@@ -97,7 +97,7 @@ def test_the_setting_is_checked_and_off_by_default(monkeypatch):
     assert ScoutExtension().publish_schedule == DAILY_0215
     monkeypatch.setenv("SCOUT_PUBLISH_SCHEDULE", "at 2")
     with pytest.raises(TraitError, match="Invalid publish schedule 'at 2'"):
-        ScoutExtension().publish_schedule
+        _ = ScoutExtension().publish_schedule
 
 
 # --- through a running server: the job route shows the scheduled run, the store gets it ---------

@@ -8,6 +8,7 @@ import random
 import re
 import socket
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -218,7 +219,7 @@ def assert_exponential_with_jitter(sleeps, base=0.2):
     for attempt, slept in enumerate(sleeps, start=1):
         cap = base * 2 ** (attempt - 1)
         assert cap / 2 <= slept <= cap
-    assert all(a < b for a, b in zip(sleeps, sleeps[1:]))      # they grow
+    assert all(a < b for a, b in pairwise(sleeps))      # they grow
     assert any(slept != base * 2 ** i for i, slept in enumerate(sleeps))  # and are jittered
 
 
