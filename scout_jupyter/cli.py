@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import settings
 from .errors import ConfigError, ObjectNotFound, ScoutError
@@ -39,7 +39,7 @@ class CommandFailed(ScoutError):
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage mistake in one line (exit status 2)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
@@ -51,11 +51,12 @@ def _emit_json(document: Any) -> None:
 def _size(n: int | None) -> str:
     if n is None:
         return "-"
+    size = float(n)
     for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return str(size)
 
 
 def _open_store(args: argparse.Namespace, *, create: bool = False) -> Storage:
@@ -171,7 +172,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 # --- reading the store ---------------------------------------------------------------------------
 def cmd_ls(args: argparse.Namespace) -> int:
     manifest = _manifest(_open_store(args), args.namespace)
-    rows = [{"id": e.id, "date": e.date, "row_count": e.row_count, "size_bytes": e.size_bytes,
+    rows: list[dict[str, Any]] = [{"id": e.id, "date": e.date, "row_count": e.row_count, "size_bytes": e.size_bytes,
              "freshness": e.freshness(), "schema_version": e.schema_version, "description": e.description}
             for e in manifest]
     if args.json:
@@ -216,10 +217,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     manifest = _manifest(storage, args.namespace)
     results = []
     for entry in manifest:
-        problems = [_check_file(storage, entry.csv_key, entry.size_bytes, entry.sha256)]
+        checks = [_check_file(storage, entry.csv_key, entry.size_bytes, entry.sha256)]
         if entry.parquet_key:
-            problems.append(_check_file(storage, entry.parquet_key, entry.parquet_size_bytes, entry.parquet_sha256))
-        problems = [p for p in problems if p]
+            checks.append(_check_file(storage, entry.parquet_key, entry.parquet_size_bytes, entry.parquet_sha256))
+        problems = [p for p in checks if p]
         results.append({"id": entry.id, "ok": not problems, "error": "; ".join(problems) or None})
     failed = [r for r in results if not r["ok"]]
     if args.json:
@@ -285,11 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scout", description="Publish and read the Scout datasets.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--store", help="storage URL or folder (default: $SCOUT_STORAGE_URL, else "
                         f"{DEFAULT_STORE})")
     common.add_argument("--namespace", default=DEFAULT_NAMESPACE, help=argparse.SUPPRESS)
-    jsonflag = argparse.ArgumentParser(add_help=False)
+    jsonflag = _Parser(add_help=False)
     jsonflag.add_argument("--json", action="store_true", help="print one JSON document")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 

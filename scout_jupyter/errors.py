@@ -103,6 +103,8 @@ class StorageError(ScoutError):
     """A storage operation failed for a reason that retrying will not fix."""
 
     code, status = "storage_error", 502
+    #: the storage service's own name for the error, when it gave one (Supabase: "InvalidRange" …)
+    service_code: str = ""
 
 
 class ObjectNotFound(StorageError):

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,8 @@ import pyarrow.ipc as ipc
 from .errors import SchemaError
 
 try:  # pandas >= 3: the documented way to assemble a frame from ready blocks (pyarrow uses it)
-    from pandas.api.internals import create_dataframe_from_blocks
+    # pandas-stubs has no pandas.api.internals module (new in pandas 3)
+    from pandas.api.internals import create_dataframe_from_blocks  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - pandas 2: every frame goes through to_pandas
     create_dataframe_from_blocks = None
 
@@ -43,15 +45,17 @@ META_KEY = b"scout"
 _STRING, _LARGE_STRING, _INT64, _BOOL, _FLOAT64 = pa.string(), pa.large_string(), pa.int64(), pa.bool_(), pa.float64()
 _TIMESTAMP_ID = pa.timestamp("us").id
 #: Arrow type → pandas dtype of a plain frame's column, as ``to_pandas(types_mapper=...)`` uses it
-_ARROW_TO_PANDAS = {_STRING: pd.StringDtype("pyarrow"), _LARGE_STRING: pd.StringDtype("pyarrow"),
-                    _INT64: pd.Int64Dtype(), _BOOL: pd.BooleanDtype()}
+#: (values typed Any: pandas-stubs do not declare these dtypes' ``__from_arrow__``)
+_ARROW_TO_PANDAS: dict[pa.DataType, Any] = {
+    _STRING: pd.StringDtype("pyarrow"), _LARGE_STRING: pd.StringDtype("pyarrow"),
+    _INT64: pd.Int64Dtype(), _BOOL: pd.BooleanDtype()}
 _COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
-_ROW_INDEXES: dict[int, pd.RangeIndex] = {}
-_TZ_DTYPES: dict[pa.DataType, object] = {}
+_ROW_INDEXES: dict[int, pd.Index] = {}
+_TZ_DTYPES: dict[pa.DataType, pd.DatetimeTZDtype] = {}
 _MAX_MEMO = 256
 _KEPT_SELECTIONS = 16  # per mapped file
 
-Column = pa.Array | pa.ChunkedArray
+Column: TypeAlias = pa.Array | pa.ChunkedArray
 
 
 @dataclass(slots=True)
@@ -207,7 +211,8 @@ class _Mapped:
                     self._rows += batch.num_rows
         if limit is None:
             return self._batches
-        taken, rows = [], 0
+        taken: list[pa.RecordBatch] = []
+        rows = 0
         for batch in self._batches:
             if taken and rows >= limit:
                 break
@@ -278,7 +283,8 @@ def _column_values(column: Column) -> object | None:
     kind = column.type
     type_id = kind.id  # an int: cheaper to compare than DataType objects
     if type_id == _LARGE_STRING.id:  # zero-copy, as StringDtype.__from_arrow__ does it
-        return pd.arrays.ArrowStringArray(column, dtype=_ARROW_TO_PANDAS[_LARGE_STRING])
+        # pandas-stubs lag pandas 3, whose ArrowStringArray takes the dtype (storage and na_value)
+        return pd.arrays.ArrowStringArray(column, dtype=_ARROW_TO_PANDAS[_LARGE_STRING])  # type: ignore[call-arg]
     if type_id == _INT64.id or type_id == _BOOL.id:
         if column.null_count:
             return _ARROW_TO_PANDAS[kind].__from_arrow__(column)
@@ -300,7 +306,7 @@ def _writable(column: Column) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False, writable=True)
 
 
-def _tz_dtype(kind: pa.DataType) -> object:
+def _tz_dtype(kind: pa.DataType) -> pd.DatetimeTZDtype:
     """The pandas dtype pyarrow itself gives a zoned timestamp type (same tz object)."""
     dtype = _TZ_DTYPES.get(kind)
     if dtype is None:
@@ -315,7 +321,7 @@ def _column_index(names: list[str]) -> pd.Index:
     return _memoized_view(_COLUMN_INDEXES, tuple(names), lambda: pd.Index(names))
 
 
-def _row_index(rows: int) -> pd.RangeIndex:
+def _row_index(rows: int) -> pd.Index:
     """``pd.RangeIndex(rows)``, memoized like :func:`_column_index`."""
     return _memoized_view(_ROW_INDEXES, rows, lambda: pd.RangeIndex(rows))
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 STAGING_SUFFIX = "__staging"
 TABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 
-_SQL_TYPES = {
+_SQL_TYPES: dict[str, Callable[[], sa.types.TypeEngine[Any]]] = {
     "string": sa.Text,
     "integer": sa.BigInteger,
     "number": sa.Double,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from http.client import responses
-from typing import Any, ClassVar
+from typing import Any
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import allow_unauthenticated, authorized
@@ -55,7 +55,7 @@ class ScoutHandler(APIHandler):
 
     auth_resource = "scout:datasets"
     #: the access-log action of this route (None: the route is not logged)
-    access_action: ClassVar[str | None] = None
+    access_action: str | None = None
 
     def initialize(self) -> None:
         self.access_dataset: str | None = None
@@ -77,6 +77,14 @@ class ScoutHandler(APIHandler):
         if type(self.identity_provider) in SHARED_TOKEN_PROVIDERS:
             return self.settings["scout_shared_token_user"]
         return user.username
+
+    @property
+    def signed_in_user(self) -> str:
+        """The user of a ``@web.authenticated`` route, where there always is one."""
+        user = self.scout_user
+        if user is None:
+            raise web.HTTPError(403)
+        return user
 
     def raw_argument(self, name: str) -> str | None:
         """A query argument exactly as sent (tornado's get_argument strips and rewrites)."""
@@ -122,6 +130,8 @@ class ScoutHandler(APIHandler):
     def access_row(self) -> AccessRow:
         status = self.get_status()
         action = "deny" if status in (401, 403, 429) else self.access_action
+        if action is None:
+            raise RuntimeError(f"{type(self).__name__} is not a logged route (no access_action)")
         return AccessRow(
             action=action, status=status, accessed_at=self.service.clock.now(), user=self.scout_user,
             dataset_id=self.access_dataset, error_code=self.error_code, bytes=self.access_bytes,
@@ -203,7 +213,7 @@ class PreviewHandler(ScoutHandler):
     async def get(self, layer: str, name: str) -> None:
         self.access_dataset = f"{layer}/{name}"
         self.finish_json(await self.service.preview(
-            self.scout_user, self.access_dataset, self.raw_argument("limit"), self.raw_argument("columns")))
+            self.signed_in_user, self.access_dataset, self.raw_argument("limit"), self.raw_argument("columns")))
 
 
 class PermissionsHandler(ScoutHandler):
@@ -231,7 +241,7 @@ class DatasetProxyHandler(ScoutHandler):
     async def get(self) -> None:
         self.access_dataset = self.raw_argument("dataset")
         grant = await self.service.sign_dataset_url(
-            self.scout_user, self.access_dataset, self.raw_argument("ttl"),
+            self.signed_in_user, self.access_dataset, self.raw_argument("ttl"),
             fmt=self.raw_argument("format"), date=self.raw_argument("date"))
         self.access_ttl = grant.ttl
         await self.log_access_durable()  # fail closed: no row, no URL
@@ -241,7 +251,7 @@ class DatasetProxyHandler(ScoutHandler):
 class SignedFileHandler(ScoutHandler):
     """Streams a local-backend object; the signature is the only credential."""
 
-    access_action = "download"
+    access_action: str | None = "download"  # None for a HEAD
 
     @allow_unauthenticated
     async def get(self, key: str) -> None:

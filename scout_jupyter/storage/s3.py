@@ -21,6 +21,7 @@ import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -198,10 +199,11 @@ class S3Storage(Storage):
         except _RangeNotSatisfiable:
             return None
 
-    def _stream(self, full: str, response: dict, position: int, end: int | None,
+    def _stream(self, full: str, first: dict, position: int, end: int | None,
                 chunk_size: int) -> Iterator[bytes]:
         """Yield the body; when the connection drops mid-stream, resume from where it stopped."""
-        etag, failures = response.get("ETag"), 0
+        etag, failures = first.get("ETag"), 0
+        response: dict | None = first
         while response is not None:
             body = response["Body"]
             try:
@@ -232,7 +234,8 @@ class S3Storage(Storage):
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         prefix = normalize_prefix(prefix)
         root = f"{self.prefix}/" if self.prefix else ""
-        found, token = [], None
+        found: list[ObjectInfo] = []
+        token = None
         while True:
             params = {"Prefix": root + prefix, **({"ContinuationToken": token} if token else {})}
             page = self._call("list_objects_v2", root + prefix, **params)
@@ -282,7 +285,8 @@ class S3Storage(Storage):
         upload_id = self._call("create_multipart_upload", full, Key=full, ContentType=content_type,
                                ChecksumAlgorithm="SHA256")["UploadId"]
         try:
-            done, size = [], 0
+            done: list[dict[str, Any]] = []
+            size = 0
             for part, _ in itertools.chain([(first, False)], rest):
                 if len(done) == MAX_PARTS:
                     raise StorageError(f"Object too large for {MAX_PARTS} parts of {self.part_size} bytes")

@@ -87,7 +87,8 @@ def error_for(http_status: int, body, what: str, retry_after: float | None = Non
         exc = StorageError(f"{message} — is SUPABASE_URL / SUPABASE_STORAGE_URL right?")
     else:
         exc = StorageError(message)
-    exc.supabase_code = code
+    if isinstance(exc, StorageError):
+        exc.service_code = code
     return exc
 
 
@@ -224,7 +225,7 @@ class SupabaseStorage(Storage):
         body = self._json("GET", self._object_path("info/", full), f"info {self._bucket}/{full}")
         if not isinstance(body, dict):
             raise StorageError(f"Supabase Storage info {self._bucket}/{full}: unexpected answer")
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        meta = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
         return ObjectInfo(key=self._relative(full), size=int(body.get("size", meta.get("size")) or 0),
                           last_modified=_timestamp(body.get("last_modified"), body.get("updated_at")),
                           etag=_strip_etag(body.get("etag") or meta.get("eTag")),
@@ -331,7 +332,7 @@ class SupabaseStorage(Storage):
             return self._call("GET", self._object_path("", full), f"read {self._bucket}/{full}",
                               headers=headers, stream=True)
         except StorageError as exc:
-            if getattr(exc, "supabase_code", "") != "InvalidRange" or self.info(self._relative(full)).size > pos:
+            if exc.service_code != "InvalidRange" or self.info(self._relative(full)).size > pos:
                 raise
             return None  # starting at or past the end: nothing to read
 

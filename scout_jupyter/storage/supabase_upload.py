@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import tempfile
+from typing import IO, Any, BinaryIO, TypeGuard
 
 from ..errors import ChecksumMismatch, StorageError
 from .base import CHUNK_SIZE, Payload, iter_payload
@@ -26,24 +27,29 @@ class ReplayableUpload:
     BytesIO, anything else spooled to a temporary file (hashed on the way in)."""
 
     def __init__(self, data: Payload):
-        self.sha256 = self.md5 = self._spool = None
+        self.sha256: str | None = None
+        self.md5: str | None = None
+        self._spool: IO[bytes] | None = None
+        file: IO[bytes]
         if isinstance(data, (bytes, bytearray, memoryview)):
             self.sha256, self.md5 = hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest()
-            data = io.BytesIO(data)
-        elif not self._seekable(data):
-            data = self._spool = self._spooled(data)
-        self.file, self.start = data, data.tell()
-        self.size = data.seek(0, os.SEEK_END) - self.start
-        data.seek(self.start)
+            file = io.BytesIO(data)
+        elif self._seekable(data):
+            file = data
+        else:
+            file = self._spool = self._spooled(data)
+        self.file, self.start = file, file.tell()
+        self.size = file.seek(0, os.SEEK_END) - self.start
+        file.seek(self.start)
 
     @staticmethod
-    def _seekable(data) -> bool:
+    def _seekable(data: Any) -> TypeGuard[BinaryIO]:
         try:
             return hasattr(data, "read") and data.seekable()
         except (AttributeError, OSError, ValueError):
             return False
 
-    def _spooled(self, data: Payload):
+    def _spooled(self, data: Payload) -> IO[bytes]:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
         sha, md5 = hashlib.sha256(), hashlib.md5()
         try:

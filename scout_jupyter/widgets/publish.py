@@ -163,7 +163,7 @@ def job_view(status: JobStatus, row_counts: dict[str, int]) -> dict[str, Any]:
         done = d.get("bytes_uploaded") or 0
         rows.append({
             "id": d.get("id"), "step": d.get("step") or "—", "state": d.get("state"),
-            "rows": fmt.human_count(row_counts.get(d.get("id"))) if d.get("id") in row_counts else "—",
+            "rows": fmt.human_count(row_counts[d["id"]]) if d.get("id") in row_counts else "—",
             "bytes": ("unchanged" if d.get("unchanged") else
                       f"{fmt.human_bytes(done)} of {fmt.human_bytes(total)}" if total and d.get("state") == "running"
                       else fmt.human_bytes(done)),
