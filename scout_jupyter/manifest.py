@@ -168,10 +168,11 @@ class DatasetEntry:
             _check_sha(obj, "parquet_sha256", where)
             _check_count(obj, "parquet_size_bytes", where)
         known = set(ENTRY_REQUIRED) | set(ENTRY_OPTIONAL)
+        fields: dict[str, Any] = {name: obj[name] for name in ENTRY_REQUIRED}  # checked above
+        fields.update({name: obj.get(name) for name in ENTRY_OPTIONAL})
         return cls(
             id=dataset_id,
-            **{name: obj[name] for name in ENTRY_REQUIRED},
-            **{name: obj.get(name) for name in ENTRY_OPTIONAL},
+            **fields,
             extra={k: v for k, v in obj.items() if k not in known},
         )
 

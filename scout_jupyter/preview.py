@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -87,6 +88,7 @@ def read_preview(storage: Storage, entry: DatasetEntry, limit: int, columns: lis
 
 
 def _parquet_head(storage: Storage, key: str, limit: int, columns: list[str] | None) -> pa.Table:
+    source: Path | io.BytesIO
     if isinstance(storage, LocalStorage):
         storage.info(key)  # ObjectNotFound when missing
         source = storage.path_for(key)  # read in place: only the first row group's pages

@@ -79,7 +79,7 @@ def _squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray
     as rows (d x n), the coordinates' terms added left to right. For d < 8 (the demo has 5) that
     is bit for bit ``((points[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)``, since numpy
     sums such short axes left to right, at a third of the cost: no n x k x d temporaries."""
-    total = None
+    total: np.ndarray | None = None
     for coordinate, centres in zip(columns, centroids.T, strict=True):
         term = np.subtract.outer(coordinate, centres)
         np.multiply(term, term, out=term)
@@ -87,6 +87,8 @@ def _squared_distances(columns: np.ndarray, centroids: np.ndarray) -> np.ndarray
             total = term
         else:
             total += term
+    if total is None:
+        raise ValueError("points without coordinates")
     return total
 
 

@@ -305,13 +305,15 @@ def _copy_table(src: sqlite3.Connection, conn: sa.Connection, table: sa.Table, b
     convert = [_converter(c) for c in table.columns]
     keys = ", ".join(c.name for c in table.primary_key.columns)
     cursor = src.execute(f"SELECT {', '.join(names)} FROM {table.name} ORDER BY {keys}")
+    # COPY is an order of magnitude faster than row-at-a-time inserts
     use_copy = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+    psycopg_conn = conn.connection.driver_connection if use_copy else None
     copied = 0
     while rows := cursor.fetchmany(batch_rows):
         batch = [[f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True)]
                  for row in rows]
-        if use_copy:  # COPY is an order of magnitude faster than row-at-a-time inserts
-            with conn.connection.driver_connection.cursor() as pg_cursor:
+        if psycopg_conn is not None:
+            with psycopg_conn.cursor() as pg_cursor:
                 with pg_cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                     for values in batch:
                         copy.write_row(values)

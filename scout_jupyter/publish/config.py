@@ -251,7 +251,7 @@ def _dataset(entry: Any, where: str) -> DatasetDefinition:
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
     frequency = entry.get("update_frequency")
-    if frequency not in FREQUENCIES:
+    if not isinstance(frequency, str) or frequency not in FREQUENCIES:
         raise ConfigError(f"{where}: update_frequency must be one of {', '.join(FREQUENCIES)}, got {frequency!r}")
     description = entry.get("description", "")
     if not isinstance(description, str):

@@ -220,11 +220,12 @@ class _PublishRun:
         if prepared.result is not None:
             return prepared.result
         exported = prepared.exported
+        assert exported is not None, "a prepared dataset has a result or an export"
         step = "upload"
         try:
             if definition.materialize:
                 step = "materialize"
-                self.materialize(definition, exported)
+                self.materialize(definition, definition.materialize, exported)
                 step = "upload"
             outcome = self.place(definition, exported, prepared.fingerprint)
         except PublishInProgress:
@@ -253,10 +254,10 @@ class _PublishRun:
         self.emit(ProgressEvent(definition.id, step, "failed", error=message))
         return DatasetResult(id=definition.id, state="failed", error=message)
 
-    def materialize(self, definition: DatasetDefinition, exported: ExportedDataset) -> None:
+    def materialize(self, definition: DatasetDefinition, table: str, exported: ExportedDataset) -> None:
         self.emit(ProgressEvent(definition.id, "materialize", "started"))
-        rows = materialize(self.engine, definition.materialize, exported.schema, exported.chunks())
-        log.info("Materialized %s into table %s (%d rows)", definition.id, definition.materialize, rows)
+        rows = materialize(self.engine, table, exported.schema, exported.chunks())
+        log.info("Materialized %s into table %s (%d rows)", definition.id, table, rows)
         self.emit(ProgressEvent(definition.id, "materialize", "done"))
 
     # --- one dataset into every namespace ---------------------------------------------------
@@ -264,9 +265,10 @@ class _PublishRun:
         """The result of keeping every namespace's entry when the source is provably unchanged."""
         if fingerprint is None:
             return None
-        previous = [self._previous_entry(ns, definition.id) for ns in self.config.namespaces]
+        found = [self._previous_entry(ns, definition.id) for ns in self.config.namespaces]
+        previous = [p for p in found if p is not None]
         recorded = [self.state[ns].get(definition.id) for ns in self.config.namespaces]
-        if any(p is None or r != {"fingerprint": fingerprint, "sha256": p.sha256}
+        if len(previous) < len(found) or any(r != {"fingerprint": fingerprint, "sha256": p.sha256}
                or p.description != definition.description or p.update_frequency != definition.update_frequency
                for p, r in zip(previous, recorded, strict=True)):
             return None
@@ -279,9 +281,11 @@ class _PublishRun:
                              schema_version=first.schema_version, latest_csv=first.latest_csv)
 
     def place(self, definition: DatasetDefinition, exported: ExportedDataset, fingerprint: str | None) -> _Outcome:
-        files = [LocalFile(exported.csv_path, exported.files.sha256, exported.files.size_bytes, "csv"),
-                 LocalFile(exported.parquet_path, exported.files.parquet_sha256,
-                           exported.files.parquet_size_bytes, "parquet")]
+        written = exported.files
+        if written.parquet_sha256 is None or written.parquet_size_bytes is None:
+            raise RuntimeError(f"the export of {definition.id} wrote no Parquet file")
+        files = [LocalFile(exported.csv_path, written.sha256, written.size_bytes, "csv"),
+                 LocalFile(exported.parquet_path, written.parquet_sha256, written.parquet_size_bytes, "parquet")]
         entries, sent = {}, 0
         for namespace in self.config.namespaces:
             previous = self._previous_entry(namespace, definition.id)
@@ -321,7 +325,7 @@ class _PublishRun:
                        schema=schema, schema_version=version)
 
     def _still_stored(self, entry: DatasetEntry) -> bool:
-        expected = [(entry.csv_key, entry.size_bytes)]
+        expected: list[tuple[str, int | None]] = [(entry.csv_key, entry.size_bytes)]
         if entry.parquet_key:
             expected.append((entry.parquet_key, entry.parquet_size_bytes))
         return all(self.uploader.stored_size(key) == size for key, size in expected)

@@ -148,7 +148,7 @@ class PublishLock:
                 continue  # released between our write and our read: try again
             current = LockInfo.from_bytes(raw)
             reason = self.stale_reason(current)
-            if reason is None:
+            if reason is None and current is not None:
                 raise PublishInProgress(f"A publish is already running on {self.namespace} "
                                         f"({current.describe()})")
             log.warning("Breaking the stale publish lock %s: %s", self.key, reason)

@@ -47,7 +47,9 @@ class ProgressEvent:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ProgressEvent:
-        return cls(**{k: obj.get(k) for k in ("dataset", "step", "state", "bytes_done", "bytes_total", "error")})
+        fields: dict[str, Any] = {k: obj.get(k) for k in ("dataset", "step", "state", "bytes_done", "bytes_total",
+                                                          "error")}
+        return cls(**fields)
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -144,7 +146,7 @@ class TqdmReporter:
         self._disable = disable
         self._overall = tqdm(total=total_datasets, desc="publish", unit="dataset", file=self._file,
                              disable=disable, leave=True)
-        self._bytes = None
+        self._bytes: Any = None  # the current upload's tqdm bar (tqdm or tqdm.auto's)
         self._finished: set[str] = set()
 
     def __call__(self, event: ProgressEvent) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.serverapp import ServerApp
 from traitlets import Any, Bool, Float, Int, TraitError, Unicode, default, validate
 
 from .. import settings
@@ -127,9 +128,16 @@ class ScoutExtension(ExtensionApp):
     publisher = Any(None, allow_none=True, help="""A callable publisher(datasets, on_progress) used instead of the
         one built from publish_config (tests).""").tag(config=True)
 
+    @property
+    def jupyter_server(self) -> ServerApp:
+        """The Jupyter server this extension is loaded into (set before any of its settings is read)."""
+        if self.serverapp is None:
+            raise RuntimeError("the Scout extension is not loaded into a Jupyter server")
+        return self.serverapp
+
     @default("storage_url")
     def _default_storage_url(self) -> str:
-        return settings.env(settings.STORAGE_URL) or (Path(self.serverapp.root_dir) / DEFAULT_STORE).as_uri()
+        return settings.env(settings.STORAGE_URL) or (Path(self.jupyter_server.root_dir) / DEFAULT_STORE).as_uri()
 
     @default("access_log_url")
     def _default_access_log_url(self) -> str:
@@ -208,7 +216,7 @@ class ScoutExtension(ExtensionApp):
                                flush_interval=self.access_log_flush_interval).start()
         publisher = self.publisher or ConfiguredPublisher(
             self.publish_config or None, storage, clock=clock,
-            demo_warehouse=Path(self.serverapp.root_dir) / settings.DEMO_WAREHOUSE)
+            demo_warehouse=Path(self.jupyter_server.root_dir) / settings.DEMO_WAREHOUSE)
         jobs = JobRunner(publisher, clock=clock, on_finished=lambda _job: self.service.publish_finished())
         self.service = ScoutService(storage, access_log=access_log, rate_limiter=RateLimiter(self.rate_limit, clock),
                                     jobs=jobs, clock=clock, max_ttl=self.max_ttl,
@@ -218,7 +226,7 @@ class ScoutExtension(ExtensionApp):
         self.schedule = PublishSchedule(self.publish_schedule, jobs, clock) if self.publish_schedule else None
         self._schedule_task: asyncio.Task | None = None
         if self.schedule is not None:  # starts with the server's event loop
-            self.serverapp.io_loop.add_callback(self._start_schedule)
+            self.jupyter_server.io_loop.add_callback(self._start_schedule)
         self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s, publish schedule %s",
                       _redacted(storage.url), access_log.description, self.rate_limit, self.max_ttl,
                       f"{self.publish_schedule} UTC" if self.schedule else "off")
@@ -247,16 +255,18 @@ class ScoutExtension(ExtensionApp):
             self.export_environment()
 
     def _start_schedule(self) -> None:
+        if self.schedule is None:
+            return
         self._schedule_task = asyncio.ensure_future(self.schedule.run(self.publish_schedule_check_interval))
         self.log.info("Scout: next scheduled publish at %s", self.schedule.next_run.isoformat())
 
     def export_environment(self) -> None:
         """Put this server's URL and token where kernels it starts will find them."""
-        os.environ[settings.API_URL] = self.serverapp.connection_url
-        token = self.serverapp.identity_provider.token
+        os.environ[settings.API_URL] = self.jupyter_server.connection_url
+        token = self.jupyter_server.identity_provider.token
         if token and settings.env(settings.HUB_TOKEN) is None:  # under JupyterHub, clients use the hub token
             os.environ[settings.API_TOKEN] = token
-        self.log.info("Scout: kernels will reach this server at %s", self.serverapp.connection_url)
+        self.log.info("Scout: kernels will reach this server at %s", self.jupyter_server.connection_url)
 
     async def stop_extension(self) -> None:
         task = getattr(self, "_schedule_task", None)
