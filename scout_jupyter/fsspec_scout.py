@@ -39,7 +39,7 @@ class ScoutFileSystem(AbstractFileSystem):
         if self._client is None:
             from .client import connect, default_client
 
-            wanted = {k: v for k, v in self._connect.items() if v is not None}
+            wanted: dict[str, Any] = {k: v for k, v in self._connect.items() if v is not None}
             self._client = connect(**wanted, set_default=False) if wanted else default_client()
         return self._client
 

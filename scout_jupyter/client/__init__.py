@@ -68,8 +68,10 @@ def connect(api_url: str | None = None, token: str | None = None, *, storage_url
         token = token or settings.env(settings.API_TOKEN) or settings.env(settings.HUB_TOKEN) or target.token
         api = HttpApi(target.api_url, token, session=session, retry=retry, max_retry_after=max_retry_after)
         transport: ProxyTransport | DirectTransport = ProxyTransport(api)
-    elif storage_url is not None or target.storage_url is not None:
-        transport = DirectTransport(storage_url if storage_url is not None else target.storage_url)
+    elif storage_url is not None:
+        transport = DirectTransport(storage_url)
+    elif target.storage_url is not None:
+        transport = DirectTransport(target.storage_url)
     else:
         raise ConfigError("No Scout server or store configured: run inside JupyterLab with the scout_jupyter "
                           "extension, set SCOUT_API_URL (the URL `jupyter lab` printed works) or SCOUT_STORAGE_URL, "

@@ -266,6 +266,8 @@ class Client:
         entry = version.entry
         sha, size = ((entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet"
                      else (entry.sha256, entry.size_bytes))
+        if sha is None:
+            raise ConfigError(f"{entry.id} has no Parquet copy")
         hit = self.cache.get_object(sha, fmt, size, full=verify == "full")
         if hit is not None:
             return hit, "cache"

@@ -90,7 +90,8 @@ class Downloader:
     def _attempt(self, state: _GrantState, pending: PendingObject | FileSink, bar: Any, label: str) -> None:
         pending.reset()
         bar.reset(total=state.grant.size_bytes)
-        sink = _Pipeline(pending) if state.grant.size_bytes >= PIPELINE_MIN_BYTES else pending
+        pipeline = _Pipeline(pending) if state.grant.size_bytes >= PIPELINE_MIN_BYTES else None
+        sink = pipeline if pipeline is not None else pending
         try:
             try:
                 stream, _ = state.open(self.transport)
@@ -98,8 +99,8 @@ class Downloader:
                     sink.write(chunk)
                     bar.update(len(chunk))
             finally:
-                if sink is not pending:
-                    sink.finish()
+                if pipeline is not None:
+                    pipeline.finish()
         except ObjectNotFound:
             raise StorageError(f"{label} is listed in the manifest but missing from the store") from None
         except BodyInterrupted as exc:

@@ -65,6 +65,8 @@ class ManifestState:
             self.fetched_at = self._stored_at = now
             self._offline_until, self.offline = -math.inf, False
             self._store()
+            if self._manifest is None:  # a 304 answers only a request that sent the stored ETag
+                raise StorageUnavailable(f"{self.where} answered 'not modified' to a first request")
             return self._manifest
 
     def invalidate(self) -> None:

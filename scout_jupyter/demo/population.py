@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar as _calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,8 @@ def _store_names(rng: np.random.Generator, stype: np.ndarray) -> np.ndarray:
 def make_products() -> tuple[Columns, np.ndarray]:
     """The fixed catalog (independent of seed and scale) and each product's popularity within
     its category: Zipf over the brand's market-share rank times the pack's weight."""
-    rows, weights = [], []
+    rows: list[tuple[Any, ...]] = []
+    weights: list[float] = []
     for ci, category in enumerate(cat.CATEGORIES):
         first = len(weights)
         for bi, (brand, factor) in enumerate(category.brands):

@@ -151,12 +151,13 @@ class _Spool:
         if self._file is None:
             self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
         if self.held is not None:
-            self._dump(self.held)
+            self._dump(self._file, self.held)
             self.held = None
-        self._dump(chunk)
+        self._dump(self._file, chunk)
 
-    def _dump(self, chunk: pd.DataFrame) -> None:
-        pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+    @staticmethod
+    def _dump(file: BinaryIO, chunk: pd.DataFrame) -> None:
+        pickle.dump(chunk, file, protocol=pickle.HIGHEST_PROTOCOL)
 
     def close(self) -> None:
         if self._file is not None:

@@ -105,7 +105,8 @@ def code_digest() -> str:
     from .. import arrowconv, csvio, schema
     from . import arrow_export, arrow_source, export
 
-    files = [Path(m.__file__) for m in (csvio, schema, arrowconv, export, arrow_source, arrow_export)]
+    files = [Path(m.__file__) for m in (csvio, schema, arrowconv, export, arrow_source, arrow_export)
+             if m.__file__ is not None]  # always set: these are modules loaded from files
     parts = [__version__, arrow_source.engine_versions(), *(_file_sha256(f) for f in files)]
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 

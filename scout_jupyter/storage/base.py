@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from ..errors import InvalidKey
 from ..ttl import HARD_MAX_TTL
@@ -21,8 +21,15 @@ from ..ttl import HARD_MAX_TTL
 CHUNK_SIZE = 1 << 20
 MAX_KEY_LENGTH = 1024
 
+@runtime_checkable
+class Readable(Protocol):
+    """A binary source read with ``read`` (a file, or a wrapper counting what is read)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 #: What ``write`` accepts: bytes, a readable binary file, or an iterable of byte chunks.
-Payload = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+Payload = bytes | bytearray | memoryview | BinaryIO | Readable | Iterable[bytes]
 
 
 @dataclass(frozen=True)
@@ -100,10 +107,9 @@ def iter_payload(data: Payload, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]
         if len(view) == 0:
             return
         return
-    read = getattr(data, "read", None)
-    if read is not None:
+    if isinstance(data, Readable):
         while True:
-            chunk = read(chunk_size)
+            chunk = data.read(chunk_size)
             if not chunk:
                 return
             yield chunk
