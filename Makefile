@@ -11,7 +11,7 @@ PORT   ?= 8888
 HUB_PROXY_DIR ?= .scout/hub-proxy
 HUB_PROXY      = $(HUB_PROXY_DIR)/node_modules/.bin/configurable-http-proxy
 
-.PHONY: demo test venv system-deps hub-deps labextension bench clean
+.PHONY: demo test lint venv system-deps hub-deps labextension bench clean
 
 # The editable install also builds the JupyterLab sidebar (labextension/) with the machine's node
 # (hatch-jupyter-builder runs jlpm install + build:prod into scout_jupyter/labextension/), then links
@@ -50,6 +50,13 @@ hub-deps: $(HUB_PROXY)
 
 test: system-deps venv hub-deps
 	$(PY) -m pytest
+
+# The checks the code keeps (settings in pyproject.toml and labextension/package.json).
+lint: venv
+	$(VENV)/bin/ruff check scout_jupyter tests bench
+	$(VENV)/bin/ruff format --check scout_jupyter tests bench
+	$(VENV)/bin/mypy
+	cd labextension && $(JLPM) lint:check
 
 # The same two steps as Binder: scripts/demo-setup.sh (what binder/postBuild runs after installing),
 # then the server under binder/start (the environment the extension needs).

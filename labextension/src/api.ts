@@ -49,11 +49,16 @@ export async function requestAPI<T>(
     (kv): kv is [string, string | number] => kv[1] !== undefined
   );
   if (query.length) {
-    url += URLExt.objectToQueryString(Object.fromEntries(query.map(([k, v]) => [k, String(v)])));
+    url += URLExt.objectToQueryString(
+      Object.fromEntries(query.map(([k, v]) => [k, String(v)]))
+    );
   }
   const init: RequestInit = { ...options.init };
   if (options.ifNoneMatch) {
-    init.headers = { ...(init.headers as Record<string, string>), 'If-None-Match': options.ifNoneMatch };
+    init.headers = {
+      ...(init.headers as Record<string, string>),
+      'If-None-Match': options.ifNoneMatch
+    };
     init.cache = 'no-store'; // the browser must not answer the 304 for us from its own cache
   }
   let response: Response;

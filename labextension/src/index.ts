@@ -23,7 +23,10 @@ import type { IPermissions, ISignedURL } from './types';
 
 const PLUGIN_ID = 'scout-jupyter:plugin';
 
-export const scoutIcon = new LabIcon({ name: 'scout-jupyter:datasets', svgstr: scoutSvg });
+export const scoutIcon = new LabIcon({
+  name: 'scout-jupyter:datasets',
+  svgstr: scoutSvg
+});
 
 export namespace CommandIDs {
   export const refresh = 'scout:refresh-datasets';
@@ -56,8 +59,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     const sidebar = new DatasetsSidebar(
       {
-        load: id =>
-          loadDataset(app, tracker, id).catch(notifyError),
+        load: id => loadDataset(app, tracker, id).catch(notifyError),
         preview: dataset => {
           const widget = openPreview(dataset, notifyError);
           shell.add(widget, 'main');
@@ -65,7 +67,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         },
         copyCode: id => {
           Clipboard.copyToSystem(copyCode(id));
-          Notification.success(`Code that loads ${id} copied`, { autoClose: 4000 });
+          Notification.success(`Code that loads ${id} copied`, {
+            autoClose: 4000
+          });
         },
         copyURL: id => {
           requestAPI<ISignedURL>('dataset-proxy', { query: { dataset: id } })
@@ -91,12 +95,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .load(PLUGIN_ID)
         .then(settings => {
           const apply = () => {
-            sidebar.refreshInterval = settings.get('refreshInterval').composite as number;
+            sidebar.refreshInterval = settings.get('refreshInterval')
+              .composite as number;
           };
           apply();
           settings.changed.connect(apply);
         })
-        .catch(error => console.warn('scout-jupyter: settings not loaded', error));
+        .catch(error =>
+          console.warn('scout-jupyter: settings not loaded', error)
+        );
     }
 
     commands.addCommand(CommandIDs.refresh, {
@@ -114,7 +121,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Insert and run scout.browse() in the active notebook',
       execute: async () => {
         try {
-          await insertAndRun(await targetNotebook(app, tracker), BROWSE_CELL_SOURCE);
+          await insertAndRun(
+            await targetNotebook(app, tracker),
+            BROWSE_CELL_SOURCE
+          );
         } catch (error) {
           notifyError(error);
         }
@@ -140,7 +150,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     if (palette) {
-      for (const command of [CommandIDs.refresh, CommandIDs.openBrowser, CommandIDs.showSidebar]) {
+      for (const command of [
+        CommandIDs.refresh,
+        CommandIDs.openBrowser,
+        CommandIDs.showSidebar
+      ]) {
         palette.addItem({ command, category: 'Scout' });
       }
     }
@@ -153,7 +167,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
           palette.addItem({ command: CommandIDs.publish, category: 'Scout' });
         }
       })
-      .catch(error => console.warn('scout-jupyter: permissions unknown', error));
+      .catch(error =>
+        console.warn('scout-jupyter: permissions unknown', error)
+      );
   }
 };
 

@@ -82,7 +82,9 @@ export function freshnessWording(
   dataset: Pick<IDatasetSummary, 'last_modified' | 'update_frequency'>,
   now: Date
 ): string {
-  const expected = dataset.update_frequency ? `expected ${dataset.update_frequency}` : 'no schedule';
+  const expected = dataset.update_frequency
+    ? `expected ${dataset.update_frequency}`
+    : 'no schedule';
   if (Number.isNaN(parseTime(dataset.last_modified))) {
     return `never updated · ${expected}`;
   }
@@ -167,11 +169,15 @@ export function sortDatasets(
   datasets: IDatasetSummary[],
   key: SortKey
 ): IDatasetSummary[] {
-  const compare: Record<SortKey, (a: IDatasetSummary, b: IDatasetSummary) => number> = {
+  const compare: Record<
+    SortKey,
+    (a: IDatasetSummary, b: IDatasetSummary) => number
+  > = {
     name: () => 0,
     freshness: (a, b) =>
       (FRESHNESS_RANK[a.freshness] ?? 2) - (FRESHNESS_RANK[b.freshness] ?? 2),
-    newest: (a, b) => (Date.parse(b.last_modified) || 0) - (Date.parse(a.last_modified) || 0),
+    newest: (a, b) =>
+      (Date.parse(b.last_modified) || 0) - (Date.parse(a.last_modified) || 0),
     rows: (a, b) => b.row_count - a.row_count,
     size: (a, b) => b.size_bytes - a.size_bytes
   };
@@ -246,7 +252,8 @@ export function loadCellSource(id: string, extensionLoaded: boolean): string {
 }
 
 /** The cell "Open dataset browser" inserts. */
-export const BROWSE_CELL_SOURCE = 'import scout_jupyter as scout\nscout.browse()';
+export const BROWSE_CELL_SOURCE =
+  'import scout_jupyter as scout\nscout.browse()';
 
 /** Python that loads the dataset, for the clipboard. */
 export function copyCode(id: string): string {
@@ -280,14 +287,21 @@ export function jobMessage(job: IJob): string {
   const n = job.datasets.length;
   const what = n === 1 ? '1 dataset' : `${n} datasets`;
   if (job.state === 'succeeded') {
-    const uploaded = job.datasets.reduce((s, d) => s + (d.bytes_uploaded || 0), 0);
+    const uploaded = job.datasets.reduce(
+      (s, d) => s + (d.bytes_uploaded || 0),
+      0
+    );
     return uploaded > 0
       ? `Published ${what} (${formatSize(uploaded)} uploaded)`
       : `Published ${what} (unchanged: nothing uploaded)`;
   }
   if (job.state === 'failed') {
-    const failed = job.datasets.filter(d => d.error).map(d => `${d.id}: ${d.error}`);
-    const reason = failed.length ? failed.join('; ') : job.error || 'unknown error';
+    const failed = job.datasets
+      .filter(d => d.error)
+      .map(d => `${d.id}: ${d.error}`);
+    const reason = failed.length
+      ? failed.join('; ')
+      : job.error || 'unknown error';
     return `Publish failed: ${reason}`;
   }
   const percent = Math.round(Math.max(0, Math.min(1, job.progress || 0)) * 100);
@@ -327,7 +341,10 @@ export function describeError(status: number, body: unknown): IDescribedError {
       message: 'Cannot reach the Jupyter server: is it still running?'
     };
   }
-  return { code: 'http_error', message: `The Jupyter server answered HTTP ${status}` };
+  return {
+    code: 'http_error',
+    message: `The Jupyter server answered HTTP ${status}`
+  };
 }
 
 /** A preview cell's text: null as an empty cell, everything else as plain text. */

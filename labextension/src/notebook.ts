@@ -4,7 +4,11 @@
  */
 
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
+import {
+  INotebookTracker,
+  NotebookActions,
+  NotebookPanel
+} from '@jupyterlab/notebook';
 
 import { loadCellSource } from './model';
 
@@ -43,7 +47,10 @@ export async function kernelHasScout(panel: NotebookPanel): Promise<boolean> {
     const reply = await future.done;
     const content = reply.content as {
       status: string;
-      user_expressions?: Record<string, { status: string; data?: Record<string, string> }>;
+      user_expressions?: Record<
+        string,
+        { status: string; data?: Record<string, string> }
+      >;
     };
     const answer = content.user_expressions?.scout;
     return answer?.status === 'ok' && answer.data?.['text/plain'] === 'True';
@@ -56,10 +63,16 @@ export async function kernelHasScout(panel: NotebookPanel): Promise<boolean> {
  * Put `source` in a code cell below the active cell (or in the notebook's only, empty cell)
  * and run it.
  */
-export async function insertAndRun(panel: NotebookPanel, source: string): Promise<void> {
+export async function insertAndRun(
+  panel: NotebookPanel,
+  source: string
+): Promise<void> {
   const notebook = panel.content;
   const only = notebook.widgets.length === 1 ? notebook.widgets[0] : null;
-  const reuse = only && only.model.type === 'code' && only.model.sharedModel.getSource().trim() === '';
+  const reuse =
+    only &&
+    only.model.type === 'code' &&
+    only.model.sharedModel.getSource().trim() === '';
   if (!reuse) {
     NotebookActions.insertBelow(notebook);
   }

@@ -39,7 +39,11 @@ interface IRowProps {
   actions: IDatasetActions;
 }
 
-const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: IRowProps) {
+const DatasetRow = React.memo(function DatasetRow({
+  dataset: d,
+  now,
+  actions
+}: IRowProps) {
   const label = badgeLabel(d.freshness);
   const onKeyDown = (event: React.KeyboardEvent<HTMLLIElement>) => {
     if (event.target !== event.currentTarget) {
@@ -86,7 +90,11 @@ const DatasetRow = React.memo(function DatasetRow({ dataset: d, now, actions }: 
         <span title={`data date ${d.date}`}>{d.date}</span>
       </div>
       <div className="scout-Dataset-age">{freshnessWording(d, now)}</div>
-      <div className="scout-Dataset-actions" role="group" aria-label={`Actions for ${d.id}`}>
+      <div
+        className="scout-Dataset-actions"
+        role="group"
+        aria-label={`Actions for ${d.id}`}
+      >
         <button
           className="scout-Button scout-Button-primary"
           onClick={() => actions.load(d.id)}
@@ -130,7 +138,9 @@ function moveFocus(event: React.KeyboardEvent<HTMLElement>): void {
   if (!keys.includes(event.key)) {
     return;
   }
-  const rows = Array.from(event.currentTarget.querySelectorAll<HTMLElement>('.scout-Dataset'));
+  const rows = Array.from(
+    event.currentTarget.querySelectorAll<HTMLElement>('.scout-Dataset')
+  );
   if (rows.length === 0) {
     return;
   }
@@ -156,7 +166,11 @@ interface IPanelProps {
   onRefresh: () => void;
 }
 
-function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element {
+function DatasetsPanel({
+  store,
+  actions,
+  onRefresh
+}: IPanelProps): JSX.Element {
   const [, setVersion] = React.useState(0);
   const [query, setQuery] = React.useState('');
   const [sort, setSort] = React.useState<SortKey>('name');
@@ -177,14 +191,20 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
   }, [store]);
 
   const [paging, setPaging] = React.useState({ key: '', limit: ROWS_PER_PAGE });
-  const view = React.useMemo(() => viewOf(store.datasets, query, sort), [store.datasets, query, sort]);
+  const view = React.useMemo(
+    () => viewOf(store.datasets, query, sort),
+    [store.datasets, query, sort]
+  );
   const shown = view.reduce((n, g) => n + g.datasets.length, 0);
   // a long list renders a page of rows, and another each time its end scrolls into view
   // (a new query or sort starts again from the first page)
   const pagingKey = `${query}\u0000${sort}`;
   const limit = paging.key === pagingKey ? paging.limit : ROWS_PER_PAGE;
   const page = React.useMemo(() => limitView(view, limit), [view, limit]);
-  const totals = React.useMemo(() => new Map(view.map(g => [g.layer, g.datasets.length])), [view]);
+  const totals = React.useMemo(
+    () => new Map(view.map(g => [g.layer, g.datasets.length])),
+    [view]
+  );
   const listRef = React.useRef<HTMLDivElement>(null);
   const moreRef = React.useRef<HTMLDivElement>(null);
   React.useEffect(() => {
@@ -206,7 +226,8 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
 
   // exactly one row is reachable with Tab: the first, unless focus is already in the list
   React.useLayoutEffect(() => {
-    const rows = listRef.current?.querySelectorAll<HTMLElement>('.scout-Dataset');
+    const rows =
+      listRef.current?.querySelectorAll<HTMLElement>('.scout-Dataset');
     if (rows && rows.length && !Array.from(rows).some(r => r.tabIndex === 0)) {
       rows[0].tabIndex = 0;
     }
@@ -242,14 +263,28 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
     body = (
       <div className="scout-Sidebar-list" ref={listRef} onKeyDown={moveFocus}>
         {page.groups.map(group => (
-          <section key={group.layer} className="scout-Layer" aria-label={`${group.layer} layer`}>
+          <section
+            key={group.layer}
+            className="scout-Layer"
+            aria-label={`${group.layer} layer`}
+          >
             <h3 className="scout-Layer-title">
               {group.layer}
-              <span className="scout-Layer-count">{totals.get(group.layer)}</span>
+              <span className="scout-Layer-count">
+                {totals.get(group.layer)}
+              </span>
             </h3>
-            <ul className="scout-Layer-datasets" aria-label={`${group.layer} datasets`}>
+            <ul
+              className="scout-Layer-datasets"
+              aria-label={`${group.layer} datasets`}
+            >
               {group.datasets.map(d => (
-                <DatasetRow key={d.id} dataset={d} now={now} actions={actions} />
+                <DatasetRow
+                  key={d.id}
+                  dataset={d}
+                  now={now}
+                  actions={actions}
+                />
               ))}
             </ul>
           </section>
@@ -263,7 +298,9 @@ function DatasetsPanel({ store, actions, onRefresh }: IPanelProps): JSX.Element 
     );
   }
 
-  const updated = store.updatedAt ? store.updatedAt.toTimeString().slice(0, 5) : null;
+  const updated = store.updatedAt
+    ? store.updatedAt.toTimeString().slice(0, 5)
+    : null;
   return (
     <div className="scout-Sidebar">
       <div className="scout-Sidebar-header">
@@ -338,16 +375,22 @@ export class DatasetsSidebar extends ReactWidget {
     this._poll = new Poll({
       auto: true,
       factory: () => this.store.poll(),
-      frequency: { interval: intervalSeconds * 1000, backoff: true, max: 10 * 60_000 },
+      frequency: {
+        interval: intervalSeconds * 1000,
+        backoff: true,
+        max: 10 * 60_000
+      },
       name: 'scout-jupyter:manifest',
       standby: () => (this.isVisible ? 'when-hidden' : true)
     });
   }
 
   set refreshInterval(seconds: number) {
-    this._poll.frequency = { ...this._poll.frequency, interval: Math.max(1, seconds) * 1000 };
+    this._poll.frequency = {
+      ...this._poll.frequency,
+      interval: Math.max(1, seconds) * 1000
+    };
   }
-
 
   /** Re-read now; errors become notifications (the panel shows them too). */
   refresh = (): void => {
@@ -366,6 +409,12 @@ export class DatasetsSidebar extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <DatasetsPanel store={this.store} actions={this._actions} onRefresh={this.refresh} />;
+    return (
+      <DatasetsPanel
+        store={this.store}
+        actions={this._actions}
+        onRefresh={this.refresh}
+      />
+    );
   }
 }

@@ -8,24 +8,43 @@ import { tableRowsIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { requestAPI } from './api';
-import { badgeLabel, badgeState, cellText, freshnessWording, previewCaption } from './model';
+import {
+  badgeLabel,
+  badgeState,
+  cellText,
+  freshnessWording,
+  previewCaption
+} from './model';
 import type { IDatasetSummary, IPreview } from './types';
 
 export const PREVIEW_ROWS = 50;
 
-function PreviewTable({ dataset, preview }: { dataset: IDatasetSummary; preview: IPreview }): JSX.Element {
+function PreviewTable({
+  dataset,
+  preview
+}: {
+  dataset: IDatasetSummary;
+  preview: IPreview;
+}): JSX.Element {
   const label = badgeLabel(dataset.freshness);
   return (
     <div className="scout-Preview">
       <div className="scout-Preview-header">
         <h2 className="scout-Preview-title">
           {dataset.id}
-          <span className={`scout-Badge scout-Badge-${badgeState(dataset.freshness)}`}>{label}</span>
+          <span
+            className={`scout-Badge scout-Badge-${badgeState(dataset.freshness)}`}
+          >
+            {label}
+          </span>
         </h2>
-        {dataset.description && <p className="scout-Preview-description">{dataset.description}</p>}
+        {dataset.description && (
+          <p className="scout-Preview-description">{dataset.description}</p>
+        )}
         <p className="scout-Preview-caption">
-          {previewCaption(preview.rows.length, preview.row_count)} · data of {dataset.date} ·{' '}
-          {freshnessWording(dataset, new Date())} · schema {dataset.schema_version}
+          {previewCaption(preview.rows.length, preview.row_count)} · data of{' '}
+          {dataset.date} · {freshnessWording(dataset, new Date())} · schema{' '}
+          {dataset.schema_version}
         </p>
       </div>
       <div className="scout-Preview-schema" aria-label="Schema">
@@ -37,7 +56,10 @@ function PreviewTable({ dataset, preview }: { dataset: IDatasetSummary; preview:
         ))}
       </div>
       <div className="scout-Preview-scroll">
-        <table className="scout-Preview-table" aria-label={`First rows of ${dataset.id}`}>
+        <table
+          className="scout-Preview-table"
+          aria-label={`First rows of ${dataset.id}`}
+        >
           <thead>
             <tr>
               <th scope="col" className="scout-Preview-index">
@@ -46,7 +68,9 @@ function PreviewTable({ dataset, preview }: { dataset: IDatasetSummary; preview:
               {preview.columns.map(c => (
                 <th key={c.name} scope="col" className={`scout-mod-${c.type}`}>
                   <span className="scout-Column-name">{c.name}</span>
-                  <span className={`scout-Type scout-Type-${c.type}`}>{c.type}</span>
+                  <span className={`scout-Type scout-Type-${c.type}`}>
+                    {c.type}
+                  </span>
                 </th>
               ))}
             </tr>
@@ -123,7 +147,9 @@ export function openPreview(
   widget.title.icon = tableRowsIcon;
   widget.title.closable = true;
   const [layer, name] = dataset.id.split('/');
-  requestAPI<IPreview>(`datasets/${layer}/${name}/preview`, { query: { limit: PREVIEW_ROWS } })
+  requestAPI<IPreview>(`datasets/${layer}/${name}/preview`, {
+    query: { limit: PREVIEW_ROWS }
+  })
     .then(preview => body.setAnswer(preview, null))
     .catch(error => {
       body.setAnswer(null, (error as Error).message);

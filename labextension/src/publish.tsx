@@ -3,7 +3,12 @@
  * up to date from `GET /scout/api/jobs/<id>` until the job succeeds or fails.
  */
 
-import { Dialog, Notification, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  Notification,
+  ReactWidget,
+  showDialog
+} from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { requestAPI } from './api';
@@ -34,13 +39,16 @@ function Checklist({
   return (
     <div className="scout-Publish">
       <p className="scout-Publish-intro">
-        Export the checked datasets from their source, verify them and write a new manifest.
+        Export the checked datasets from their source, verify them and write a
+        new manifest.
       </p>
       <label className="scout-Publish-all">
         <input
           type="checkbox"
           checked={all}
-          onChange={() => onChange(all ? new Set() : new Set(datasets.map(d => d.id)))}
+          onChange={() =>
+            onChange(all ? new Set() : new Set(datasets.map(d => d.id)))
+          }
         />
         All datasets ({datasets.length})
       </label>
@@ -102,7 +110,12 @@ async function followJob(jobId: string, id: string): Promise<IJob> {
     Notification.update({
       id,
       message: jobMessage(job),
-      type: job.state === 'succeeded' ? 'success' : job.state === 'failed' ? 'error' : 'in-progress',
+      type:
+        job.state === 'succeeded'
+          ? 'success'
+          : job.state === 'failed'
+            ? 'error'
+            : 'in-progress',
       autoClose: done ? (job.state === 'succeeded' ? 8000 : false) : false
     });
     if (done) {
@@ -128,7 +141,9 @@ export async function publishDatasets(
   }
   const chosen = result.value ?? [];
   if (chosen.length === 0) {
-    Notification.warning('Nothing to publish: no dataset was checked.', { autoClose: 5000 });
+    Notification.warning('Nothing to publish: no dataset was checked.', {
+      autoClose: 5000
+    });
     return;
   }
   const everything = chosen.length === datasets.length;
@@ -139,7 +154,10 @@ export async function publishDatasets(
   );
   try {
     const started = await requestAPI<IPublishStarted>('publish', {
-      init: { method: 'POST', body: JSON.stringify({ datasets: everything ? null : chosen }) }
+      init: {
+        method: 'POST',
+        body: JSON.stringify({ datasets: everything ? null : chosen })
+      }
     });
     onFinished(await followJob(started.job_id, id));
   } catch (error) {

@@ -29,7 +29,10 @@ export class DatasetStore {
     try {
       const [list] = await Promise.all([
         requestAPI<IDatasetList>('datasets'),
-        requestAPI<null>('manifest', { init: { method: 'HEAD' }, onETag: etag => (this._etag = etag) })
+        requestAPI<null>('manifest', {
+          init: { method: 'HEAD' },
+          onETag: etag => (this._etag = etag)
+        })
       ]);
       this.datasets = list.datasets;
       this.status = 'ready';
@@ -58,7 +61,9 @@ export class DatasetStore {
         this._fail(error);
       }
     }
-    const stale = !this.updatedAt || Date.now() - this.updatedAt.getTime() > LIST_MAX_AGE_MS;
+    const stale =
+      !this.updatedAt ||
+      Date.now() - this.updatedAt.getTime() > LIST_MAX_AGE_MS;
     if (changed || stale || this.status !== 'ready') {
       await this.refresh();
     }
@@ -69,7 +74,11 @@ export class DatasetStore {
     this.error =
       error instanceof ScoutAPIError
         ? error
-        : new ScoutAPIError(0, 'error', String((error as Error)?.message ?? error));
+        : new ScoutAPIError(
+            0,
+            'error',
+            String((error as Error)?.message ?? error)
+          );
     this._changed.emit();
     throw this.error;
   }
