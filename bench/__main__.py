@@ -42,7 +42,9 @@ def table(rows: list[dict]) -> str:
              fmt(r.get("baseline"), r.get("unit", "")), fmt(r.get("ratio")), r.get("target", ""),
              {True: "yes", False: "NO", None: "-"}[r.get("ok")]] for r in rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"  # noqa: E731
+    def line(cells: list) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, body)])
 
 

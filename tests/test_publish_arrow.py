@@ -193,7 +193,8 @@ def test_postgres_typed_columns_give_identical_bytes_both_ways(postgres_url, tmp
             "CREATE TABLE t (code text, n bigint, small int, price numeric(12,2), whole numeric(20,0), r real,"
             " d double precision, day date, at timestamptz, local_at timestamp, ok boolean, v varchar(5))"))
         conn.execute(sa.text(
-            "INSERT INTO t SELECT lpad(g::text, 5, '0'), CASE WHEN g % 7 = 0 THEN NULL ELSE g::bigint * 1000003 END,"
+            "INSERT INTO t SELECT lpad(g::text, 5, '0'),"
+            " CASE WHEN g % 7 = 0 THEN NULL ELSE g::bigint * 1000003 END,"
             " g % 100, g * 1.25, CASE WHEN g % 5 = 0 THEN NULL ELSE g END, g / 3.0, g * 0.1, DATE '2024-01-01' + g,"
             " TIMESTAMPTZ '2024-01-01 10:00+08' + g * INTERVAL '1 minute', TIMESTAMP '1999-12-31 23:59:59.5',"
             " CASE WHEN g % 3 = 0 THEN NULL ELSE g % 2 = 0 END, CASE WHEN g % 4 = 0 THEN '' ELSE 'x' END"

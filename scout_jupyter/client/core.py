@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -361,7 +361,9 @@ class Client:
                                         clock=self.clock, on_progress=on_progress)
         else:
             job_id = self.transport.start_publish(ids)
-            fetch: Callable[[], JobStatus] = lambda: JobStatus.from_json(self.transport.job(job_id))  # noqa: E731
+            def fetch() -> JobStatus:
+                return JobStatus.from_json(self.transport.job(job_id))
+
             if not wait:
                 return fetch()
             status = wait_for_job(fetch, sleep=self.clock.sleep, interval=poll_interval, on_progress=on_progress)

@@ -73,7 +73,9 @@ class JobStatus:
 
     def _repr_html_(self) -> str:
         """A small table; ids and error texts are escaped (they are data, not markup)."""
-        esc = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+        def esc(value: Any) -> str:
+            return html.escape("" if value is None else str(value))
+
         rows = "".join(
             f"<tr><td><code>{esc(d.get('id'))}</code></td><td>{esc(d.get('step') or '-')}</td>"
             f"<td>{esc(d.get('state'))}{' (unchanged)' if d.get('unchanged') else ''}</td>"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The tables below keep their hand-laid rows (one region, category or weight set per line).
+# fmt: off
 # --- geography -------------------------------------------------------------------------------
 
 
@@ -304,3 +306,4 @@ COMPLEMENTS: tuple[tuple[str, str, float], ...] = (
     ("Soft Drinks", "Chips & Snacks", 0.25), ("Chips & Snacks", "Soft Drinks", 0.20),
     ("Baby Care", "Powdered Milk & Choco", 0.15), ("Energy Drinks", "Cigarettes", 0.15),
 )
+# fmt: on

@@ -142,7 +142,9 @@ def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, max_wid
 
     body = [[cut(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()  # noqa: E731
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
     return "\n".join([line(list(headers)), line(["─" * w for w in widths]), *(line(r) for r in body)])
 
 

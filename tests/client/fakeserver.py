@@ -151,8 +151,9 @@ class FakeScoutServer:
         job_id = f"job{len(self.jobs) + 1}"
         ids = body.get("datasets") or sorted(self.manifest().datasets)
         self.published.append(body.get("datasets"))
-        rows = lambda state: [{"id": i, "step": "verify", "state": state, "bytes_uploaded": 0,  # noqa: E731
-                               "error": None} for i in ids]
+        def rows(state: str) -> list[dict]:
+            return [{"id": i, "step": "verify", "state": state, "bytes_uploaded": 0, "error": None} for i in ids]
+
         base = {"job_id": job_id, "started_at": "2024-08-10T02:15:00.000Z", "finished_at": None}
         self.jobs[job_id] = [
             {**base, "state": "queued", "progress": 0.0, "datasets": rows("queued")},

@@ -239,7 +239,9 @@ def test_the_panel_renders_in_the_dark_theme(page):
                      text: style('{ROWS} .scout-Dataset-name').color,
                      badge: style('{ROWS} .scout-Badge').backgroundColor}};
         }}""")
-        luminance = lambda rgb: sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3]) / 3  # noqa: E731
+        def luminance(rgb: str) -> float:
+            return sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3]) / 3
+
         assert luminance(colours["background"]) < 80 < luminance(colours["text"]), colours
         # the theme's stylesheet swaps in over a few frames: let two frames pass, whole page first
         page.wait_for_function(
