@@ -220,7 +220,8 @@ class _PublishRun:
         if prepared.result is not None:
             return prepared.result
         exported = prepared.exported
-        assert exported is not None, "a prepared dataset has a result or an export"
+        if exported is None:
+            raise RuntimeError(f"{definition.id} was prepared with neither a result nor an export")
         step = "upload"
         try:
             if definition.materialize:
