@@ -9,8 +9,7 @@ import json
 import pytest
 
 from scout_jupyter.cli import main
-from scout_jupyter.demo.record import (RECORD_KEY, DemoRecord, read_demo_record, recorded_demo_config,
-                                       write_demo_record)
+from scout_jupyter.demo.record import RECORD_KEY, DemoRecord, read_demo_record, recorded_demo_config, write_demo_record
 from scout_jupyter.errors import ConfigError
 from scout_jupyter.server.jobs import ConfiguredPublisher
 from scout_jupyter.storage.local import LocalStorage

@@ -191,9 +191,9 @@ c.Spawner.http_timeout = 120
 
 @pytest.fixture(scope="module")
 def binder_hub(binder):
-    from tests.fixtures.hub import find_proxy, poll
-
     import jupyterhub  # a test dependency; Binder images have it for jupyterhub-singleuser
+
+    from tests.fixtures.hub import find_proxy, poll
     run([uv(), "pip", "install", "-q", "--python", str(binder["venv"] / "bin" / "python"),
          f"jupyterhub=={jupyterhub.__version__}"], cwd=binder["repo"], env=binder["env"], log=binder["log"])
     root = binder["tmp"] / "hub"
@@ -247,7 +247,8 @@ def test_under_jupyterhub_the_kernel_loads_and_publishes_with_the_hub_token(bind
         # the server exported its URL; the kernel authenticates with the hub token the server has
         assert "['JUPYTERHUB_API_TOKEN', 'SCOUT_API_URL']" in env.text(), env.describe()
         loaded = channel.execute("%load_ext scout_jupyter\nimport scout_jupyter as scout\n"
-                                 "frame = scout.load('gold/txn_daily')\nprint(frame.attrs['scout']['origin'], len(frame))")
+                                 "frame = scout.load('gold/txn_daily')\n"
+                                 "print(frame.attrs['scout']['origin'], len(frame))")
         assert not loaded.errors and "/user/jovyan/" in loaded.text(), loaded.describe()
         published = channel.execute("%scout publish gold/demographics")
         # the live publish panel; its text form ends with the job's summary
