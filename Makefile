@@ -11,7 +11,7 @@ PORT   ?= 8888
 HUB_PROXY_DIR ?= .scout/hub-proxy
 HUB_PROXY      = $(HUB_PROXY_DIR)/node_modules/.bin/configurable-http-proxy
 
-.PHONY: demo test lint venv system-deps hub-deps labextension bench clean
+.PHONY: demo test lint venv system-deps hub-deps labextension bench screenshots clean
 
 # The editable install also builds the JupyterLab sidebar (labextension/) with the machine's node
 # (hatch-jupyter-builder runs jlpm install + build:prod into scout_jupyter/labextension/), then links
@@ -71,6 +71,17 @@ demo: venv
 # Rebuild the sidebar now, whatever the timestamps say.
 labextension: $(VENV)/.installed
 	cd labextension && $(JLPM) install && $(JLPM) build:prod
+
+# The README's pictures: taken by the browser end-to-end tests, copied to docs/images/.
+SHOTS = test-artifacts/screenshots
+screenshots: system-deps venv
+	rm -rf $(SHOTS)
+	SCOUT_TEST_ARTIFACTS=$(SHOTS) $(PY) -m pytest -q -p no:cacheprovider tests/e2e/test_widgets_browser.py \
+	    tests/e2e/test_sidebar_browser.py
+	mkdir -p docs/images
+	cp $(SHOTS)/widgets/browser-loaded.png docs/images/browser.png
+	cp $(SHOTS)/widgets/dashboard.png docs/images/dashboard.png
+	cp $(SHOTS)/sidebar/load-product-mix.png docs/images/sidebar.png
 
 bench: venv
 	$(PY) -m pip install -q -e ".[test,bench]"
