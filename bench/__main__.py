@@ -38,10 +38,20 @@ def fmt(value, unit: str = "") -> str:
 
 def table(rows: list[dict]) -> str:
     header = ["id", "what", "value", "baseline", "ratio", "target", "ok"]
-    body = [[r.get("id", ""), r.get("what", ""), fmt(r.get("value"), r.get("unit", "")),
-             fmt(r.get("baseline"), r.get("unit", "")), fmt(r.get("ratio")), r.get("target", ""),
-             {True: "yes", False: "NO", None: "-"}[r.get("ok")]] for r in rows]
+    body = [
+        [
+            r.get("id", ""),
+            r.get("what", ""),
+            fmt(r.get("value"), r.get("unit", "")),
+            fmt(r.get("baseline"), r.get("unit", "")),
+            fmt(r.get("ratio")),
+            r.get("target", ""),
+            {True: "yes", False: "NO", None: "-"}[r.get("ok")],
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
+
     def line(cells: list) -> str:
         return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
@@ -58,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     failures = 0
     for name in discover():
-        short = name[len("bench_"):]
+        short = name[len("bench_") :]
         if wanted and short not in wanted and name not in wanted and not any(w.startswith("B") for w in wanted):
             continue
         started = time.perf_counter()
@@ -76,9 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         rows.extend(got)
         print(f"# {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     print(table(rows))
-    Path(args.json).write_text(json.dumps({
-        "quick": args.quick, "python": platform.python_version(), "machine": platform.machine(),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2, default=str))
+    Path(args.json).write_text(
+        json.dumps(
+            {
+                "quick": args.quick,
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rows": rows,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return 1 if failures else 0
 
 

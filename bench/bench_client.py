@@ -30,24 +30,36 @@ from scout_jupyter.schema import TableSchema
 from scout_jupyter.storage.local import LocalStorage
 
 DATASET = "gold/product_mix"
-SCHEMA = TableSchema.of({"date_key": "date", "store_code": "string", "product_id": "string", "category": "string",
-                         "units": "integer", "revenue": "number", "share": "number", "promo": "boolean"})
+SCHEMA = TableSchema.of(
+    {
+        "date_key": "date",
+        "store_code": "string",
+        "product_id": "string",
+        "category": "string",
+        "units": "integer",
+        "revenue": "number",
+        "share": "number",
+        "promo": "boolean",
+    }
+)
 TOKEN = "bench-token"
 WARM_SAMPLES = 10  # B4 takes this many times the samples of the other rows
 
 
 def product_mix(rows: int, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "date_key": (pd.Timestamp("2024-07-12") + pd.to_timedelta(rng.integers(0, 30, rows), unit="D")).date,
-        "store_code": [f"{i:04d}" for i in rng.integers(0, 400, rows)],
-        "product_id": [f"P{i:05d}" for i in rng.integers(0, 3000, rows)],
-        "category": rng.choice(["beverages", "snacks", "household", "personal_care", "tobacco"], rows),
-        "units": rng.integers(0, 500, rows),
-        "revenue": np.round(rng.random(rows) * 5000, 2),
-        "share": rng.random(rows),
-        "promo": rng.random(rows) > 0.8,
-    })
+    return pd.DataFrame(
+        {
+            "date_key": (pd.Timestamp("2024-07-12") + pd.to_timedelta(rng.integers(0, 30, rows), unit="D")).date,
+            "store_code": [f"{i:04d}" for i in rng.integers(0, 400, rows)],
+            "product_id": [f"P{i:05d}" for i in rng.integers(0, 3000, rows)],
+            "category": rng.choice(["beverages", "snacks", "household", "personal_care", "tobacco"], rows),
+            "units": rng.integers(0, 500, rows),
+            "revenue": np.round(rng.random(rows) * 5000, 2),
+            "share": rng.random(rows),
+            "promo": rng.random(rows) > 0.8,
+        }
+    )
 
 
 def publish_store(root: Path, frame: pd.DataFrame, date: str = "2024-08-10", clock=SYSTEM_CLOCK) -> tuple[Path, str]:
@@ -59,11 +71,21 @@ def publish_store(root: Path, frame: pd.DataFrame, date: str = "2024-08-10", clo
     csv_key, pq_key = dataset_key(DATASET, date), dataset_key(DATASET, date, "parquet")
     storage.write(csv_key, (work / "pm.csv").read_bytes())
     storage.write(pq_key, (work / "pm.parquet").read_bytes())
-    entry = DatasetEntry(id=DATASET, latest_csv="/" + csv_key, date=date, row_count=result.row_count,
-                         sha256=result.sha256, size_bytes=result.size_bytes, last_modified=isoformat_z(clock.now()),
-                         description="Product performance and mix analysis", update_frequency="daily",
-                         schema=SCHEMA.to_json(), latest_parquet="/" + pq_key, parquet_sha256=result.parquet_sha256,
-                         parquet_size_bytes=result.parquet_size_bytes)
+    entry = DatasetEntry(
+        id=DATASET,
+        latest_csv="/" + csv_key,
+        date=date,
+        row_count=result.row_count,
+        sha256=result.sha256,
+        size_bytes=result.size_bytes,
+        last_modified=isoformat_z(clock.now()),
+        description="Product performance and mix analysis",
+        update_frequency="daily",
+        schema=SCHEMA.to_json(),
+        latest_parquet="/" + pq_key,
+        parquet_sha256=result.parquet_sha256,
+        parquet_size_bytes=result.parquet_size_bytes,
+    )
     manifest = Manifest.build([entry], clock=clock)
     storage.write(snapshot_manifest_key(clock.now()), manifest.to_bytes())
     storage.write(latest_manifest_key(), manifest.to_bytes())
@@ -94,14 +116,29 @@ def jupyter_server(workdir: Path, store_url: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "SCOUT_STORAGE_URL": store_url, "SCOUT_RATE_LIMIT": "1000000/minute",
-           "SCOUT_ACCESS_LOG_URL": f"sqlite:///{workdir / 'access.sqlite'}",
-           "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "JUPYTER_DATA_DIR": str(workdir / "data")}
+    env = {
+        **os.environ,
+        "SCOUT_STORAGE_URL": store_url,
+        "SCOUT_RATE_LIMIT": "1000000/minute",
+        "SCOUT_ACCESS_LOG_URL": f"sqlite:///{workdir / 'access.sqlite'}",
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "JUPYTER_DATA_DIR": str(workdir / "data"),
+    }
     others = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "notebook")
-    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-               f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={workdir}", "--ServerApp.log_level=WARN",
-               *[a for name in others for a in ("--ServerApp.jpserver_extensions", f"{name}=False")]]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter_server",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={workdir}",
+        "--ServerApp.log_level=WARN",
+        *[a for name in others for a in ("--ServerApp.jpserver_extensions", f"{name}=False")],
+    ]
     url = f"http://127.0.0.1:{port}/"
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "server.log", "wb") as log:
@@ -110,8 +147,9 @@ def jupyter_server(workdir: Path, store_url: str) -> Iterator[str]:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and process.poll() is None:
                 try:
-                    if requests.get(url + "scout/api/datasets", headers={"Authorization": f"token {TOKEN}"},
-                                    timeout=2).ok:
+                    if requests.get(
+                        url + "scout/api/datasets", headers={"Authorization": f"token {TOKEN}"}, timeout=2
+                    ).ok:
                         break
                 except requests.ConnectionError:
                     pass
@@ -129,9 +167,12 @@ def warm_rows(root: Path, csv_path: Path, store_url: str, runs: int, label: str)
     client.load(DATASET)  # fill the cache
     warm, read_csv = compare(lambda: client.load(DATASET), lambda: pd.read_csv(csv_path), runs)
     # both sides take well under a few ms: many more samples than the CSV comparisons, for a stable best
-    part, full = compare(lambda: client.load(DATASET, columns=["store_code", "units"], limit=1000),
-                         lambda: client.load(DATASET), runs * WARM_SAMPLES)
-    size = label or '50K rows'
+    part, full = compare(
+        lambda: client.load(DATASET, columns=["store_code", "units"], limit=1000),
+        lambda: client.load(DATASET),
+        runs * WARM_SAMPLES,
+    )
+    size = label or "50K rows"
     return {
         f"B1{label}": ratio_row(f"warm load ({size}) vs pandas.read_csv of the local CSV", warm, read_csv, 0.6),
         f"B4{label}": ratio_row(f"load(2 columns, limit=1000) vs full warm load ({size})", part, full, 0.3),
@@ -144,16 +185,24 @@ def cold_rows(root: Path, csv_path: Path, store_url: str, runs: int, label: str)
         counter = iter(range(10**6))
 
         def cold_load() -> None:
-            client = connect(api_url=url, token=TOKEN, cache_dir=root / "cold" / str(next(counter)), set_default=False,
-                             progress=False)
+            client = connect(
+                api_url=url,
+                token=TOKEN,
+                cache_dir=root / "cold" / str(next(counter)),
+                set_default=False,
+                progress=False,
+            )
             client.manifest()
             start = time.perf_counter()
             client.load(DATASET)
             cold_load.elapsed = min(getattr(cold_load, "elapsed", float("inf")), time.perf_counter() - start)
 
         def naive() -> None:
-            grant = session.get(url + "scout/api/dataset-proxy", params={"dataset": DATASET, "ttl": "60"},
-                                headers={"Authorization": f"token {TOKEN}"}).json()
+            grant = session.get(
+                url + "scout/api/dataset-proxy",
+                params={"dataset": DATASET, "ttl": "60"},
+                headers={"Authorization": f"token {TOKEN}"},
+            ).json()
             pd.read_csv(grant["signed_url"])
 
         naive()
@@ -165,20 +214,27 @@ def cold_rows(root: Path, csv_path: Path, store_url: str, runs: int, label: str)
             naive_time = min(naive_time, best_of(naive, 1))
             cold_load()
         cold = cold_load.elapsed
-    size = label or '50K rows'
+    size = label or "50K rows"
     return {
-        f"B2{label}": ratio_row(f"cold load through the server ({size}) vs pandas.read_csv local",
-                                cold, read_csv, 2.0),
-        f"B3{label}": ratio_row(f"cold load ({size}) vs naive read_csv(signed_url), no verification",
-                                cold, naive_time, 1.2),
+        f"B2{label}": ratio_row(f"cold load through the server ({size}) vs pandas.read_csv local", cold, read_csv, 2.0),
+        f"B3{label}": ratio_row(
+            f"cold load ({size}) vs naive read_csv(signed_url), no verification", cold, naive_time, 1.2
+        ),
     }
 
 
 def ratio_row(what: str, seconds: float, baseline: float, limit: float) -> dict:
     """A benchmark row: ``seconds`` against ``baseline`` (both shown in ms), passing at ratio ≤ ``limit``."""
     ratio = seconds / baseline
-    return {"what": what, "value": seconds * 1000, "baseline": baseline * 1000, "unit": "ms", "ratio": ratio,
-            "target": f"<= {limit}", "ok": ratio <= limit}
+    return {
+        "what": what,
+        "value": seconds * 1000,
+        "baseline": baseline * 1000,
+        "unit": "ms",
+        "ratio": ratio,
+        "target": f"<= {limit}",
+        "ok": ratio <= limit,
+    }
 
 
 def cache_replay(root: Path, frame: pd.DataFrame) -> dict:
@@ -206,10 +262,18 @@ def cache_replay(root: Path, frame: pd.DataFrame) -> dict:
                     unchanged_cached += size if source == "cache" else 0
                 clock.advance(1200)
     rate = unchanged_cached / unchanged_total
-    return {"B11": {"what": "bytes served from cache over a replayed day (unchanged data, hourly manifests)",
-                    "value": rate * 100, "unit": "%", "baseline": 85.0, "ratio": rate / 0.85,
-                    "target": ">= 99%", "ok": rate >= 0.99,
-                    "note": f"all loads incl. new data: {served['cache'] / sum(served.values()):.1%} from cache"}}
+    return {
+        "B11": {
+            "what": "bytes served from cache over a replayed day (unchanged data, hourly manifests)",
+            "value": rate * 100,
+            "unit": "%",
+            "baseline": 85.0,
+            "ratio": rate / 0.85,
+            "target": ">= 99%",
+            "ok": rate >= 0.99,
+            "note": f"all loads incl. new data: {served['cache'] / sum(served.values()):.1%} from cache",
+        }
+    }
 
 
 def measure(sizes: list[tuple[int, str]], runs: int, replay_rows: int = 5001) -> dict:
@@ -237,4 +301,3 @@ if __name__ == "__main__":
     import json
 
     print(json.dumps(run(quick="--full" not in sys.argv), indent=2, default=str))
-

@@ -32,8 +32,18 @@ from bench.bench_server import TOKEN, jupyter_server
 ROOT = Path(__file__).resolve().parent.parent
 BIG = "gold/big_file"
 MIXED = "gold/mixed_1m"
-MIXED_SCHEMA = {"id": "integer", "code": "string", "store": "string", "qty": "integer", "price": "number",
-                "discount": "number", "day": "date", "at": "datetime", "promo": "boolean", "ref": "integer"}
+MIXED_SCHEMA = {
+    "id": "integer",
+    "code": "string",
+    "store": "string",
+    "qty": "integer",
+    "price": "number",
+    "discount": "number",
+    "day": "date",
+    "at": "datetime",
+    "promo": "boolean",
+    "ref": "integer",
+}
 
 
 def _status_kb(field: str, pid: str | int = "self") -> int:
@@ -59,18 +69,20 @@ def mixed_frame(rows: int, seed: int = 12) -> pd.DataFrame:
     qty[rng.random(rows) < 0.05] = pd.NA
     discount = np.round(rng.random(rows) * 20, 2)
     discount[rng.random(rows) < 0.3] = np.nan
-    return pd.DataFrame({
-        "id": np.arange(rows),
-        "code": pd.Series([f"{i:07d}" for i in rng.integers(0, 2_000_000, rows)], dtype="string"),
-        "store": rng.choice(["Mang Romy Sari-Sari Store", "Aling Nena, Las Piñas", "7-Eleven \"Makati\"", ""], rows),
-        "qty": qty,
-        "price": np.round(rng.random(rows) * 1000, 2),
-        "discount": discount,
-        "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
-        "at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 86400, rows), unit="s"),
-        "promo": rng.random(rows) < 0.2,
-        "ref": 2**53 + rng.integers(0, 10**6, rows),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "code": pd.Series([f"{i:07d}" for i in rng.integers(0, 2_000_000, rows)], dtype="string"),
+            "store": rng.choice(["Mang Romy Sari-Sari Store", "Aling Nena, Las Piñas", '7-Eleven "Makati"', ""], rows),
+            "qty": qty,
+            "price": np.round(rng.random(rows) * 1000, 2),
+            "discount": discount,
+            "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), unit="D"),
+            "at": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 365 * 86400, rows), unit="s"),
+            "promo": rng.random(rows) < 0.2,
+            "ref": 2**53 + rng.integers(0, 10**6, rows),
+        }
+    )
 
 
 def publish(root: Path, files: dict[str, tuple[Path, Path | None, dict | None, int]]) -> str:
@@ -84,6 +96,7 @@ def publish(root: Path, files: dict[str, tuple[Path, Path | None, dict | None, i
     storage = LocalStorage((root / "bucket").as_uri())
     entries = []
     for dataset_id, (csv_path, parquet_path, schema, rows) in files.items():
+
         def digest(path: Path) -> str:
             sha = hashlib.sha256()
             with open(path, "rb") as fh:
@@ -99,13 +112,26 @@ def publish(root: Path, files: dict[str, tuple[Path, Path | None, dict | None, i
         if parquet_path is not None:
             pq_key = dataset_key(dataset_id, "2024-08-10", "parquet")
             os.replace(parquet_path, root / "bucket" / pq_key)
-            extra = {"latest_parquet": "/" + pq_key, "parquet_sha256": digest(root / "bucket" / pq_key),
-                     "parquet_size_bytes": (root / "bucket" / pq_key).stat().st_size}
-        entries.append(DatasetEntry(
-            id=dataset_id, latest_csv="/" + csv_key, date="2024-08-10", row_count=rows, sha256=digest(target),
-            size_bytes=target.stat().st_size, last_modified=isoformat_z(SYSTEM_CLOCK.now()), description="bench",
-            update_frequency="daily", schema={"fields": [{"name": k, "type": v} for k, v in schema.items()]}
-            if schema else None, **extra))
+            extra = {
+                "latest_parquet": "/" + pq_key,
+                "parquet_sha256": digest(root / "bucket" / pq_key),
+                "parquet_size_bytes": (root / "bucket" / pq_key).stat().st_size,
+            }
+        entries.append(
+            DatasetEntry(
+                id=dataset_id,
+                latest_csv="/" + csv_key,
+                date="2024-08-10",
+                row_count=rows,
+                sha256=digest(target),
+                size_bytes=target.stat().st_size,
+                last_modified=isoformat_z(SYSTEM_CLOCK.now()),
+                description="bench",
+                update_frequency="daily",
+                schema={"fields": [{"name": k, "type": v} for k, v in schema.items()]} if schema else None,
+                **extra,
+            )
+        )
     storage.write(latest_manifest_key(), Manifest.build(entries).to_bytes())
     return storage.url
 
@@ -122,7 +148,8 @@ def big_csv(path: Path, megabytes: int) -> Path:
             digits = rng.integers(0, 10, size=(count, line - 12), dtype=np.uint8) + ord("0")
             body = np.full((count, line), ord(","), dtype=np.uint8)
             body[:, :10] = np.frombuffer(b"".join(b"%010d" % (start + i) for i in range(count)), np.uint8).reshape(
-                count, 10)
+                count, 10
+            )
             body[:, 11:-1] = digits
             body[:, -1] = ord("\n")
             fh.write(body.tobytes())
@@ -157,29 +184,55 @@ def download_rows(root: Path, megabytes: int, runs: int) -> dict:
     store_url = publish(root, {BIG: (csv_path, None, None, 0)})
     stored = next((root / "bucket").rglob("*.csv"))
     processes: list = []
-    with jupyter_server(root / "server", store_url, f"sqlite:///{root / 'access.sqlite'}",
-                        processes=processes) as url:
+    with jupyter_server(root / "server", store_url, f"sqlite:///{root / 'access.sqlite'}", processes=processes) as url:
         server_pid = processes[0].pid
         server_base = _status_kb("VmRSS", server_pid)
         subject, client_mb, disk = float("inf"), 0.0, float("inf")
         for n in range(runs):
             disk = min(disk, read_disk(stored))
             drop_from_page_cache(stored)
-            out = subprocess.run([sys.executable, "-m", "bench.bench_download", "--child", url,
-                                  str(root / f"out-{n}.csv"), str(root / f"cache-{n}")], cwd=ROOT, check=True,
-                                 capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.bench_download",
+                    "--child",
+                    url,
+                    str(root / f"out-{n}.csv"),
+                    str(root / f"cache-{n}"),
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
             got = json.loads(out.stdout.strip().splitlines()[-1])
             subject, client_mb = min(subject, got["seconds"]), max(client_mb, got["mb"])
             (root / f"out-{n}.csv").unlink()
         server_mb = (_status_kb("VmHWM", server_pid) - server_base) / 1024
     rate, disk_rate = size / subject / 1e6, size / disk / 1e6
-    return {"B5": {"what": f"Client.download of {size / 1e6:.0f} MB through the server's signed URL vs reading "
-                           "it from disk", "value": rate, "unit": "MB/s", "baseline": disk_rate,
-                   "ratio": rate / disk_rate, "target": ">= 0.4x", "ok": rate / disk_rate >= 0.4,
-                   "note": f"best of {runs}: {subject:.2f} s vs {disk:.2f} s"},
-            "B5-mem": {"what": "memory growth during the download: client / server", "value": client_mb,
-                       "unit": "MB", "baseline": None, "target": "< 64 MB each",
-                       "ok": client_mb < 64 and server_mb < 64, "note": f"server {server_mb:.1f} MB"}}
+    return {
+        "B5": {
+            "what": f"Client.download of {size / 1e6:.0f} MB through the server's signed URL vs reading it from disk",
+            "value": rate,
+            "unit": "MB/s",
+            "baseline": disk_rate,
+            "ratio": rate / disk_rate,
+            "target": ">= 0.4x",
+            "ok": rate / disk_rate >= 0.4,
+            "note": f"best of {runs}: {subject:.2f} s vs {disk:.2f} s",
+        },
+        "B5-mem": {
+            "what": "memory growth during the download: client / server",
+            "value": client_mb,
+            "unit": "MB",
+            "baseline": None,
+            "target": "< 64 MB each",
+            "ok": client_mb < 64 and server_mb < 64,
+            "note": f"server {server_mb:.1f} MB",
+        },
+    }
 
 
 def load_rows(root: Path, rows: int, runs: int) -> dict:
@@ -197,15 +250,24 @@ def load_rows(root: Path, rows: int, runs: int) -> dict:
     session = requests.Session()
     counter = iter(range(10**6))
     with jupyter_server(root / "server12", store_url, f"sqlite:///{root / 'access12.sqlite'}") as url:
+
         def cold() -> None:
-            client = connect(api_url=url, token=TOKEN, cache_dir=root / "cold" / str(next(counter)), set_default=False,
-                             progress=False)
+            client = connect(
+                api_url=url,
+                token=TOKEN,
+                cache_dir=root / "cold" / str(next(counter)),
+                set_default=False,
+                progress=False,
+            )
             client.load(MIXED)
             client.close()
 
         def polars_read() -> None:
-            grant = session.get(url + "scout/api/dataset-proxy", params={"dataset": MIXED, "ttl": "60"},
-                                headers={"Authorization": f"token {TOKEN}"}).json()
+            grant = session.get(
+                url + "scout/api/dataset-proxy",
+                params={"dataset": MIXED, "ttl": "60"},
+                headers={"Authorization": f"token {TOKEN}"},
+            ).json()
             pl.read_csv(grant["signed_url"]).to_pandas()
 
         warm_client = connect(api_url=url, token=TOKEN, cache_dir=root / "warm", set_default=False, progress=False)
@@ -218,13 +280,27 @@ def load_rows(root: Path, rows: int, runs: int) -> dict:
             warm = min(warm, best_of(lambda: warm_client.load(MIXED), 3))
         warm_client.close()
     mb = result.size_bytes / 1e6
-    return {"B12": {"what": f"cold load of {rows:,} rows ({mb:.0f} MB CSV) through the proxy vs "
-                            "polars.read_csv(signed_url).to_pandas()", "value": cold_time * 1000,
-                    "baseline": baseline * 1000, "unit": "ms", "ratio": cold_time / baseline, "target": "<= 1.0x",
-                    "ok": cold_time <= baseline},
-            "B12-warm": {"what": f"warm load of {rows:,} rows vs the same polars baseline", "value": warm * 1000,
-                         "baseline": baseline * 1000, "unit": "ms", "ratio": warm / baseline, "target": "<= 0.05x",
-                         "ok": warm <= 0.05 * baseline}}
+    return {
+        "B12": {
+            "what": f"cold load of {rows:,} rows ({mb:.0f} MB CSV) through the proxy vs "
+            "polars.read_csv(signed_url).to_pandas()",
+            "value": cold_time * 1000,
+            "baseline": baseline * 1000,
+            "unit": "ms",
+            "ratio": cold_time / baseline,
+            "target": "<= 1.0x",
+            "ok": cold_time <= baseline,
+        },
+        "B12-warm": {
+            "what": f"warm load of {rows:,} rows vs the same polars baseline",
+            "value": warm * 1000,
+            "baseline": baseline * 1000,
+            "unit": "ms",
+            "ratio": warm / baseline,
+            "target": "<= 0.05x",
+            "ok": warm <= 0.05 * baseline,
+        },
+    }
 
 
 def measure(megabytes: int, rows: int, runs: int) -> dict:

@@ -27,8 +27,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = "SELECT * FROM sales ORDER BY id"
-COLUMNS = "id INTEGER, code TEXT, store TEXT, qty INTEGER, price REAL, discount REAL, day TEXT, at TEXT, promo TEXT, " \
-          "ref INTEGER"
+COLUMNS = (
+    "id INTEGER, code TEXT, store TEXT, qty INTEGER, price REAL, discount REAL, day TEXT, at TEXT, promo TEXT, "
+    "ref INTEGER"
+)
 
 
 def _status_kb(field: str) -> int:
@@ -48,19 +50,21 @@ def make_rows(rows: int, seed: int = 13) -> list[tuple]:
     discount[rng.random(rows) < 0.3] = None
     day = np.datetime64("2024-01-01") + rng.integers(0, 365, rows).astype("timedelta64[D]")
     at = np.datetime64("2024-01-01T00:00:00") + rng.integers(0, 365 * 86400, rows).astype("timedelta64[s]")
-    return list(zip(
-        ids.tolist(),
-        [f"{i:07d}" for i in rng.integers(0, 2_000_000, rows)],
-        rng.choice(["Mang Romy Sari-Sari Store", "Aling Nena, Las Piñas", "7-Eleven \"Makati\"", ""], rows).tolist(),
-        qty.tolist(),
-        np.round(rng.random(rows) * 1000, 2).tolist(),
-        discount.tolist(),
-        day.astype(str).tolist(),
-        [t + "Z" for t in at.astype(str).tolist()],
-        np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
-        (2**53 + rng.integers(0, 10**6, rows)).tolist(),
-        strict=True,
-    ))
+    return list(
+        zip(
+            ids.tolist(),
+            [f"{i:07d}" for i in rng.integers(0, 2_000_000, rows)],
+            rng.choice(["Mang Romy Sari-Sari Store", "Aling Nena, Las Piñas", '7-Eleven "Makati"', ""], rows).tolist(),
+            qty.tolist(),
+            np.round(rng.random(rows) * 1000, 2).tolist(),
+            discount.tolist(),
+            day.astype(str).tolist(),
+            [t + "Z" for t in at.astype(str).tolist()],
+            np.where(rng.random(rows) < 0.2, "true", "false").tolist(),
+            (2**53 + rng.integers(0, 10**6, rows)).tolist(),
+            strict=True,
+        )
+    )
 
 
 def build_sqlite(path: Path, rows: int) -> Path:
@@ -117,8 +121,14 @@ def child(kind: str, url: str, workdir: str) -> dict:
 
 def measure_one(kind: str, url: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="scout-bench-export-") as work:
-        out = subprocess.run([sys.executable, "-m", "bench.bench_export", "--child", kind, url, work], cwd=ROOT,
-                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.bench_export", "--child", kind, url, work],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -130,8 +140,9 @@ def postgres_rows(big: Path, rows: int) -> dict:
     try:
         server = PostgresServer()
     except BaseException as exc:  # noqa: BLE001 - pytest.fail when the binaries are missing
-        return {"B13-pg": {"what": "publish from PostgreSQL", "ok": None,
-                           "note": f"not run: {str(exc).splitlines()[0]}"}}
+        return {
+            "B13-pg": {"what": "publish from PostgreSQL", "ok": None, "note": f"not run: {str(exc).splitlines()[0]}"}
+        }
     try:
         url = server.url(server.create_database())
         copy_to_postgres(big, url)
@@ -139,11 +150,18 @@ def postgres_rows(big: Path, rows: int) -> dict:
     finally:
         server.stop()
     rate = subject["csv_bytes"] / subject["seconds"] / 1e6
-    return {"B13-pg": {
-        "what": f"publish {rows:,} rows from PostgreSQL vs read_sql+to_csv+to_parquet", "value": subject["seconds"],
-        "unit": "s", "baseline": baseline["seconds"], "ratio": subject["seconds"] / baseline["seconds"],
-        "target": "(stated)", "ok": None,
-        "note": f"{rate:.0f} MB/s of CSV; peak memory {subject['mb']:.0f} MB (pandas path {baseline['mb']:.0f} MB)"}}
+    return {
+        "B13-pg": {
+            "what": f"publish {rows:,} rows from PostgreSQL vs read_sql+to_csv+to_parquet",
+            "value": subject["seconds"],
+            "unit": "s",
+            "baseline": baseline["seconds"],
+            "ratio": subject["seconds"] / baseline["seconds"],
+            "target": "(stated)",
+            "ok": None,
+            "note": f"{rate:.0f} MB/s of CSV; peak memory {subject['mb']:.0f} MB (pandas path {baseline['mb']:.0f} MB)",
+        }
+    }
 
 
 def run(quick: bool = True) -> dict:
@@ -164,15 +182,33 @@ def measure(rows: int, small: int, postgres: bool = True) -> dict:
     ratio = subject["seconds"] / baseline["seconds"]
     mem_ratio = subject["mb"] / max(small_run["mb"], 1.0)
     return {
-        "B13": {"what": f"publish {rows:,} rows from SQLite: MB/s of CSV (best of 2)", "value": rate, "unit": "MB/s",
-                "target": ">= 50 MB/s", "ok": rate >= 50,
-                "note": f"{subject['csv_bytes'] / 1e6:.0f} MB of CSV in {subject['seconds']:.2f} s"},
-        "B13-ratio": {"what": f"publish {rows:,} rows from SQLite vs read_sql+to_csv+to_parquet",
-                      "value": subject["seconds"], "unit": "s", "baseline": baseline["seconds"], "ratio": ratio,
-                      "target": "<= 0.3x", "ok": ratio <= 0.3},
-        "B13-mem": {"what": f"peak memory: {rows:,} rows vs {small:,} rows", "value": subject["mb"], "unit": "MB",
-                    "baseline": small_run["mb"], "ratio": mem_ratio, "target": "<= 2x", "ok": mem_ratio <= 2,
-                    "note": f"pandas path {baseline['mb']:.0f} MB"},
+        "B13": {
+            "what": f"publish {rows:,} rows from SQLite: MB/s of CSV (best of 2)",
+            "value": rate,
+            "unit": "MB/s",
+            "target": ">= 50 MB/s",
+            "ok": rate >= 50,
+            "note": f"{subject['csv_bytes'] / 1e6:.0f} MB of CSV in {subject['seconds']:.2f} s",
+        },
+        "B13-ratio": {
+            "what": f"publish {rows:,} rows from SQLite vs read_sql+to_csv+to_parquet",
+            "value": subject["seconds"],
+            "unit": "s",
+            "baseline": baseline["seconds"],
+            "ratio": ratio,
+            "target": "<= 0.3x",
+            "ok": ratio <= 0.3,
+        },
+        "B13-mem": {
+            "what": f"peak memory: {rows:,} rows vs {small:,} rows",
+            "value": subject["mb"],
+            "unit": "MB",
+            "baseline": small_run["mb"],
+            "ratio": mem_ratio,
+            "target": "<= 2x",
+            "ok": mem_ratio <= 2,
+            "note": f"pandas path {baseline['mb']:.0f} MB",
+        },
         **pg,
     }
 

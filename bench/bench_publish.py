@@ -46,14 +46,25 @@ def child(warehouse: str, store: str) -> dict:
     result = publish(config, storage)
     seconds = time.perf_counter() - started
     peak = _status_kb("VmHWM")
-    return {"seconds": seconds, "rss_base_mb": base / 1024, "rss_peak_mb": peak / 1024,
-            "publish_mb": (peak - base) / 1024, "bytes_uploaded": result.bytes_uploaded, "ok": result.ok,
-            "rows": sum(d.row_count or 0 for d in result.datasets)}
+    return {
+        "seconds": seconds,
+        "rss_base_mb": base / 1024,
+        "rss_peak_mb": peak / 1024,
+        "publish_mb": (peak - base) / 1024,
+        "bytes_uploaded": result.bytes_uploaded,
+        "ok": result.ok,
+        "rows": sum(d.row_count or 0 for d in result.datasets),
+    }
 
 
 def measure(warehouse: Path, store: Path) -> dict:
-    out = subprocess.run([sys.executable, "-m", "bench.bench_publish", "--child", str(warehouse), str(store)],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_publish", "--child", str(warehouse), str(store)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -85,23 +96,47 @@ def run(quick: bool = True) -> dict:
     label = f"scale {figures['scales'][1]:g}"
     runs = ", ".join(f"{f['seconds']:.2f}" for f in fresh)
     return {
-        "B7": {"what": "publish all nine datasets at scale 1, local store (median of 3)", "value": first["seconds"],
-               "unit": "s", "target": "<= 5 s", "ok": first["seconds"] <= 5 and all(f["ok"] for f in fresh),
-               "note": f"runs {runs} s; {first['rows']:,} rows; publish memory {first['publish_mb']:.0f} MB above "
-                       f"{first['rss_base_mb']:.0f} MB of imports"},
-        "B8": {"what": "re-publish unchanged", "value": again["seconds"], "unit": "s", "baseline": first["seconds"],
-               "ratio": again["seconds"] / first["seconds"], "target": "<= 0.2x, 0 bytes",
-               "ok": again["seconds"] <= 0.2 * first["seconds"] and again["bytes_uploaded"] == 0,
-               "note": f"{again['bytes_uploaded']} bytes uploaded"},
-        "B9": {"what": f"publish at {label} vs scale 1 (time)", "value": big["seconds"], "unit": "s",
-               "baseline": first["seconds"], "ratio": time_ratio, "target": "time <= 12x",
-               "ok": time_ratio <= 12 and big["ok"]},
-        "B9-mem": {"what": f"publish at {label} vs scale 1 (peak memory above imports)",
-                   "value": big["publish_mb"], "unit": "MB", "baseline": first["publish_mb"], "ratio": mem_ratio,
-                   "target": "<= 2x", "ok": mem_ratio <= 2,
-                   "note": f"{big['rows']:,} rows; peak RSS {big['rss_peak_mb']:.0f} MB vs "
-                           f"{first['rss_peak_mb']:.0f} MB; scale-1 runs "
-                           + ", ".join(f"{f['publish_mb']:.0f}" for f in fresh) + " MB"},
+        "B7": {
+            "what": "publish all nine datasets at scale 1, local store (median of 3)",
+            "value": first["seconds"],
+            "unit": "s",
+            "target": "<= 5 s",
+            "ok": first["seconds"] <= 5 and all(f["ok"] for f in fresh),
+            "note": f"runs {runs} s; {first['rows']:,} rows; publish memory {first['publish_mb']:.0f} MB above "
+            f"{first['rss_base_mb']:.0f} MB of imports",
+        },
+        "B8": {
+            "what": "re-publish unchanged",
+            "value": again["seconds"],
+            "unit": "s",
+            "baseline": first["seconds"],
+            "ratio": again["seconds"] / first["seconds"],
+            "target": "<= 0.2x, 0 bytes",
+            "ok": again["seconds"] <= 0.2 * first["seconds"] and again["bytes_uploaded"] == 0,
+            "note": f"{again['bytes_uploaded']} bytes uploaded",
+        },
+        "B9": {
+            "what": f"publish at {label} vs scale 1 (time)",
+            "value": big["seconds"],
+            "unit": "s",
+            "baseline": first["seconds"],
+            "ratio": time_ratio,
+            "target": "time <= 12x",
+            "ok": time_ratio <= 12 and big["ok"],
+        },
+        "B9-mem": {
+            "what": f"publish at {label} vs scale 1 (peak memory above imports)",
+            "value": big["publish_mb"],
+            "unit": "MB",
+            "baseline": first["publish_mb"],
+            "ratio": mem_ratio,
+            "target": "<= 2x",
+            "ok": mem_ratio <= 2,
+            "note": f"{big['rows']:,} rows; peak RSS {big['rss_peak_mb']:.0f} MB vs "
+            f"{first['rss_peak_mb']:.0f} MB; scale-1 runs "
+            + ", ".join(f"{f['publish_mb']:.0f}" for f in fresh)
+            + " MB",
+        },
     }
 
 

@@ -42,8 +42,7 @@ TOKEN = "bench-token"
 CLIENTS, SIGNS, WARMUP = 20, 2000, 100
 OPEN_RATE, OPEN_SECONDS = 200, 10.0
 FLOOR_EXTENSION = "bench.floor_extension"
-OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "nbclassic",
-                    "notebook")
+OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "nbclassic", "notebook")
 
 
 def make_store(folder: Path) -> str:
@@ -56,9 +55,17 @@ def make_store(folder: Path) -> str:
     data = b"date_key,store_code,revenue\n" + b"".join(b"2024-08-10,%04d,%d.5\n" % (i, i) for i in range(1000))
     key = dataset_key("gold/txn_daily", "2024-08-10")
     storage.write(key, data)
-    entry = DatasetEntry(id="gold/txn_daily", latest_csv="/" + key, date="2024-08-10", row_count=1000,
-                         sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
-                         last_modified=isoformat_z(SYSTEM_CLOCK.now()), description="bench", update_frequency="daily")
+    entry = DatasetEntry(
+        id="gold/txn_daily",
+        latest_csv="/" + key,
+        date="2024-08-10",
+        row_count=1000,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        last_modified=isoformat_z(SYSTEM_CLOCK.now()),
+        description="bench",
+        update_frequency="daily",
+    )
     storage.write(latest_manifest_key(), Manifest.build([entry]).to_bytes())
     return storage.url
 
@@ -70,23 +77,48 @@ def free_port() -> int:
 
 
 @contextmanager
-def jupyter_server(workdir: Path, store_url: str, log_url: str, *, command: list[str] | None = None,
-                   token: str = TOKEN, log_level: str = "WARN", env: dict[str, str] | None = None,
-                   extensions: tuple[str, ...] = (), processes: list | None = None) -> Iterator[str]:
+def jupyter_server(
+    workdir: Path,
+    store_url: str,
+    log_url: str,
+    *,
+    command: list[str] | None = None,
+    token: str = TOKEN,
+    log_level: str = "WARN",
+    env: dict[str, str] | None = None,
+    extensions: tuple[str, ...] = (),
+    processes: list | None = None,
+) -> Iterator[str]:
     """A real server process (``jupyter server``, or ``command`` such as ``jupyter-scout``) with only
     the scout_jupyter extension (and ``extensions``), the rate limit raised; yields its URL once
     the routes answer. The process is appended to ``processes`` when given (to read its memory)."""
     port = free_port()
-    environ = {**os.environ, "SCOUT_STORAGE_URL": store_url, "SCOUT_ACCESS_LOG_URL": log_url,
-               "SCOUT_RATE_LIMIT": "1000000/minute", "JUPYTER_DATA_DIR": str(workdir / "data"),
-               "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"), "PYTHONPATH": str(ROOT), **(env or {})}
+    environ = {
+        **os.environ,
+        "SCOUT_STORAGE_URL": store_url,
+        "SCOUT_ACCESS_LOG_URL": log_url,
+        "SCOUT_RATE_LIMIT": "1000000/minute",
+        "JUPYTER_DATA_DIR": str(workdir / "data"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
     for name in ("SCOUT_API_URL", "SCOUT_API_TOKEN", "SCOUT_MAX_TTL"):
         environ.pop(name, None)
     disable = [arg for name in OTHER_EXTENSIONS for arg in ("--ServerApp.jpserver_extensions", f"{name}=False")]
     disable += [arg for name in extensions for arg in ("--ServerApp.jpserver_extensions", f"{name}=True")]
-    args = [*(command or [sys.executable, "-m", "jupyter_server"]), "--no-browser", "--allow-root",
-            "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={workdir}", f"--ServerApp.log_level={log_level}", *disable]
+    args = [
+        *(command or [sys.executable, "-m", "jupyter_server"]),
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={workdir}",
+        f"--ServerApp.log_level={log_level}",
+        *disable,
+    ]
     log_path = workdir / "server.log"
     workdir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
@@ -114,8 +146,12 @@ def _wait_until_up(process: subprocess.Popen, url: str, token: str, log_path: Pa
         if process.poll() is not None:
             raise RuntimeError(f"jupyter server exited:\n{log_path.read_text(errors='replace')[-3000:]}")
         try:
-            if requests.get(url + "scout/api/datasets", headers={"Authorization": f"token {token}"},
-                            timeout=2).status_code == 200:
+            if (
+                requests.get(
+                    url + "scout/api/datasets", headers={"Authorization": f"token {token}"}, timeout=2
+                ).status_code
+                == 200
+            ):
                 return
         except requests.ConnectionError:
             pass
@@ -138,8 +174,13 @@ class KeepAliveClient:
     async def get(self, path: str) -> tuple[int, bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        lines = [f"GET {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 *(f"{k}: {v}" for k, v in self.headers.items()), "", ""]
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            *(f"{k}: {v}" for k, v in self.headers.items()),
+            "",
+            "",
+        ]
         self.writer.write("\r\n".join(lines).encode("latin-1"))
         status = int((await self.reader.readline()).split()[1])
         answer: dict[str, str] = {}
@@ -164,8 +205,15 @@ def sign_path(url: str, ttl: int, dataset: str = "gold/txn_daily") -> str:
     return f"{urlsplit(url).path}scout/api/dataset-proxy?dataset={dataset}&ttl={ttl}"
 
 
-async def load(url: str, clients: int, total: int, ttl: int, token: str = TOKEN,
-               dataset: str = "gold/txn_daily", path: str | None = None) -> tuple[list[float], float, dict[int, int]]:
+async def load(
+    url: str,
+    clients: int,
+    total: int,
+    ttl: int,
+    token: str = TOKEN,
+    dataset: str = "gold/txn_daily",
+    path: str | None = None,
+) -> tuple[list[float], float, dict[int, int]]:
     """``total`` GETs (signs, or of ``path``) spread over ``clients`` concurrent keep-alive
     clients: (latencies in s, elapsed s, count per status code)."""
     path = path or sign_path(url, ttl, dataset)
@@ -189,8 +237,9 @@ async def load(url: str, clients: int, total: int, ttl: int, token: str = TOKEN,
     return latencies, time.perf_counter() - started, codes
 
 
-async def open_loop(url: str, rate: float, seconds: float, path: str, token: str = TOKEN,
-                    warm_connections: int = 8) -> tuple[list[float], dict[int, int]]:
+async def open_loop(
+    url: str, rate: float, seconds: float, path: str, token: str = TOKEN, warm_connections: int = 8
+) -> tuple[list[float], dict[int, int]]:
     """GETs of ``path`` due at a fixed ``rate`` for ``seconds``, each sent when due on an idle
     keep-alive connection (a new one when none is idle); latency counts from the due time."""
     idle: list[KeepAliveClient] = []
@@ -240,8 +289,11 @@ def count_rows(log_url: str, ttl: int) -> int:
     log = AccessLog(log_url)
     try:
         with log.engine.connect() as conn:
-            query = sa.select(sa.func.count()).select_from(log.table).where(
-                log.table.c.action == "sign", log.table.c.status == 200, log.table.c.ttl == ttl)
+            query = (
+                sa.select(sa.func.count())
+                .select_from(log.table)
+                .where(log.table.c.action == "sign", log.table.c.status == 200, log.table.c.ttl == ttl)
+            )
             return int(conn.execute(query).scalar())
     finally:
         log.engine.dispose()
@@ -249,25 +301,44 @@ def count_rows(log_url: str, ttl: int) -> int:
 
 def closed_loop(url: str, clients: int, total: int, ttl: int) -> dict:
     latencies, elapsed, codes = asyncio.run(load(url, clients, total, ttl=ttl))
-    return {"throughput": len(latencies) / elapsed, "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p99_ms": 1000 * percentile(latencies, 0.99), "codes": codes}
+    return {
+        "throughput": len(latencies) / elapsed,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "codes": codes,
+    }
 
 
 def floor_loop(url: str, clients: int, total: int) -> dict:
     path = f"{urlsplit(url).path}bench/floor"
     latencies, elapsed, codes = asyncio.run(load(url, clients, total, ttl=0, path=path))
-    return {"throughput": len(latencies) / elapsed, "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p99_ms": 1000 * percentile(latencies, 0.99), "codes": codes}
+    return {
+        "throughput": len(latencies) / elapsed,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "codes": codes,
+    }
 
 
 def opened(url: str, rate: float, seconds: float, path: str) -> dict:
     latencies, codes = asyncio.run(open_loop(url, rate, seconds, path))
-    return {"requests": len(latencies), "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p99_ms": 1000 * percentile(latencies, 0.99), "codes": codes}
+    return {
+        "requests": len(latencies),
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "codes": codes,
+    }
 
 
-def measure(log_url: str | None = None, clients: int = CLIENTS, signs: int = SIGNS, rate: float = OPEN_RATE,
-            seconds: float = OPEN_SECONDS, runs: int = 2, open_runs: int = 3) -> dict:
+def measure(
+    log_url: str | None = None,
+    clients: int = CLIENTS,
+    signs: int = SIGNS,
+    rate: float = OPEN_RATE,
+    seconds: float = OPEN_SECONDS,
+    runs: int = 2,
+    open_runs: int = 3,
+) -> dict:
     """B6a (``runs`` alternating closed-loop runs of signs and of the floor) and B6b
     (``open_runs`` alternating open-loop runs; the sign run of median p99 counts)."""
     with tempfile.TemporaryDirectory(prefix="scout-bench-server-") as tmp:
@@ -289,11 +360,23 @@ def measure(log_url: str | None = None, clients: int = CLIENTS, signs: int = SIG
         open_rows = [count_rows(log_url, ttl=90 + n) for n in range(open_runs)]
     best = max(range(runs), key=lambda n: sign_runs[n]["throughput"])
     median = sorted(range(open_runs), key=lambda n: open_signs[n]["p99_ms"])[(open_runs - 1) // 2]
-    return {"sign": sign_runs[best], "floor": max(floor_runs, key=lambda r: r["throughput"]),
-            "sign_runs": sign_runs, "floor_runs": floor_runs, "rows": rows, "signs": signs, "clients": clients,
-            "open_sign": open_signs[median], "open_floor": open_floors[median], "open_signs": open_signs,
-            "open_floors": open_floors, "open_rows": open_rows, "rate": rate, "seconds": seconds,
-            "log": log_url.split(":", 1)[0]}
+    return {
+        "sign": sign_runs[best],
+        "floor": max(floor_runs, key=lambda r: r["throughput"]),
+        "sign_runs": sign_runs,
+        "floor_runs": floor_runs,
+        "rows": rows,
+        "signs": signs,
+        "clients": clients,
+        "open_sign": open_signs[median],
+        "open_floor": open_floors[median],
+        "open_signs": open_signs,
+        "open_floors": open_floors,
+        "open_rows": open_rows,
+        "rate": rate,
+        "seconds": seconds,
+        "log": log_url.split(":", 1)[0],
+    }
 
 
 def rows_from(got: dict) -> list[dict]:
@@ -303,24 +386,44 @@ def rows_from(got: dict) -> list[dict]:
     logged = all(r == signs for r in got["rows"])
     open_sign, offered = got["open_sign"], int(got["rate"] * got["seconds"])
     open_ok = all(r["codes"] == {200: offered} for r in got["open_signs"]) and all(
-        r == offered for r in got["open_rows"])
+        r == offered for r in got["open_rows"]
+    )
     p99s = ", ".join(f"{r['p99_ms']:.1f}" for r in got["open_signs"])
     floor_p99s = ", ".join(f"{r['p99_ms']:.1f}" for r in got["open_floors"])
     runs = ", ".join(f"{r['throughput']:.0f}" for r in got["sign_runs"])
     floors = ", ".join(f"{r['throughput']:.0f}" for r in got["floor_runs"])
     return [
-        {"id": "B6a", "what": f"dataset-proxy closed loop, {signs} signs from {got['clients']} clients, log on "
-                              f"({got['log']}) vs bare authenticated APIHandler", "value": sign["throughput"],
-         "unit": "req/s", "baseline": floor["throughput"], "ratio": ratio, "target": ">= 0.5x, rows exact",
-         "ok": ratio >= 0.5 and codes_ok and logged,
-         "note": f"sign runs {runs} req/s, floor runs {floors} req/s; log rows {got['rows']}"},
-        {"id": "B6b", "what": f"dataset-proxy open loop {got['rate']:g} req/s for {got['seconds']:g} s: p99",
-         "value": open_sign["p99_ms"], "unit": "ms", "target": "<= 15 ms", "ok": open_sign["p99_ms"] <= 15 and open_ok,
-         "note": f"median of {len(got['open_signs'])} runs: sign p99s {p99s} ms, floor p99s {floor_p99s} ms "
-                 f"(alternating); rows logged {got['open_rows']} of {offered} each"},
-        {"id": "B6b", "what": f"dataset-proxy open loop {got['rate']:g} req/s for {got['seconds']:g} s: p50",
-         "value": open_sign["p50_ms"], "unit": "ms", "target": "<= 5 ms", "ok": open_sign["p50_ms"] <= 5 and open_ok,
-         "note": f"floor p50 {got['open_floor']['p50_ms']:.1f} ms"},
+        {
+            "id": "B6a",
+            "what": f"dataset-proxy closed loop, {signs} signs from {got['clients']} clients, log on "
+            f"({got['log']}) vs bare authenticated APIHandler",
+            "value": sign["throughput"],
+            "unit": "req/s",
+            "baseline": floor["throughput"],
+            "ratio": ratio,
+            "target": ">= 0.5x, rows exact",
+            "ok": ratio >= 0.5 and codes_ok and logged,
+            "note": f"sign runs {runs} req/s, floor runs {floors} req/s; log rows {got['rows']}",
+        },
+        {
+            "id": "B6b",
+            "what": f"dataset-proxy open loop {got['rate']:g} req/s for {got['seconds']:g} s: p99",
+            "value": open_sign["p99_ms"],
+            "unit": "ms",
+            "target": "<= 15 ms",
+            "ok": open_sign["p99_ms"] <= 15 and open_ok,
+            "note": f"median of {len(got['open_signs'])} runs: sign p99s {p99s} ms, floor p99s {floor_p99s} ms "
+            f"(alternating); rows logged {got['open_rows']} of {offered} each",
+        },
+        {
+            "id": "B6b",
+            "what": f"dataset-proxy open loop {got['rate']:g} req/s for {got['seconds']:g} s: p50",
+            "value": open_sign["p50_ms"],
+            "unit": "ms",
+            "target": "<= 5 ms",
+            "ok": open_sign["p50_ms"] <= 5 and open_ok,
+            "note": f"floor p50 {got['open_floor']['p50_ms']:.1f} ms",
+        },
     ]
 
 
@@ -338,8 +441,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=OPEN_SECONDS)
     parser.add_argument("--open-runs", type=int, default=3)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.log_url, args.clients, args.signs, args.rate, args.seconds,
-                             open_runs=args.open_runs), indent=2))
+    print(
+        json.dumps(
+            measure(args.log_url, args.clients, args.signs, args.rate, args.seconds, open_runs=args.open_runs), indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,9 +32,16 @@ from pathlib import Path
 from .bench_server import TOKEN, _wait_until_up, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DATASETS = 1000
 TYPED = "set_09"  # ids are <layer>/set_NNNN: the query narrows 1,000 → 10 as it is typed
 PAGE_TIMEOUT_MS = 120_000
@@ -91,12 +98,20 @@ def make_store(folder: Path, count: int) -> str:
     for i in range(count):
         dataset_id = f"{'gold' if i % 3 else 'platinum'}/set_{i:04d}"
         data = f"id,value\n{i},{i * 1.5}\n".encode()
-        entries.append(DatasetEntry(
-            id=dataset_id, latest_csv="/" + dataset_key(dataset_id, "2024-08-10"), date="2024-08-10",
-            row_count=1000 + i, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data) * 1000,
-            last_modified=now, description=f"Benchmark dataset number {i} of {count}",
-            update_frequency=frequencies[i % 4],
-            schema={"fields": [{"name": "id", "type": "integer"}, {"name": "value", "type": "number"}]}))
+        entries.append(
+            DatasetEntry(
+                id=dataset_id,
+                latest_csv="/" + dataset_key(dataset_id, "2024-08-10"),
+                date="2024-08-10",
+                row_count=1000 + i,
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data) * 1000,
+                last_modified=now,
+                description=f"Benchmark dataset number {i} of {count}",
+                update_frequency=frequencies[i % 4],
+                schema={"fields": [{"name": "id", "type": "integer"}, {"name": "value", "type": "number"}]},
+            )
+        )
     storage.write(latest_manifest_key(), Manifest.build(entries).to_bytes())
     return storage.url
 
@@ -106,16 +121,33 @@ def jupyter_lab(workdir: Path, store_url: str) -> Iterator[str]:
     """``jupyter lab`` over the store, every per-user folder under ``workdir``; yields its URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCOUT_", "JUPYTER"))}
-    env.update(SCOUT_STORAGE_URL=store_url, SCOUT_ACCESS_LOG_URL=f"sqlite:///{workdir / 'log.sqlite'}",
-               JUPYTER_DATA_DIR=str(workdir / "data"), JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
-               JUPYTER_CONFIG_DIR=str(workdir / "config"), HOME=str(workdir / "home"))
+    env.update(
+        SCOUT_STORAGE_URL=store_url,
+        SCOUT_ACCESS_LOG_URL=f"sqlite:///{workdir / 'log.sqlite'}",
+        JUPYTER_DATA_DIR=str(workdir / "data"),
+        JUPYTER_RUNTIME_DIR=str(workdir / "runtime"),
+        JUPYTER_CONFIG_DIR=str(workdir / "config"),
+        HOME=str(workdir / "home"),
+    )
     settings = workdir / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    args = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    args = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={workdir}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log_path = workdir / "lab.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
@@ -144,8 +176,9 @@ def measure(count: int = DATASETS, loads: int = 3) -> dict:
         (workdir / "home").mkdir()
         store_url = make_store(workdir / "store", count)
         with jupyter_lab(workdir, store_url) as url, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                                 env={**os.environ, "HOME": str(workdir / "home")})
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env={**os.environ, "HOME": str(workdir / "home")}
+            )
             try:
                 for n in range(loads):
                     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -166,10 +199,17 @@ def measure(count: int = DATASETS, loads: int = 3) -> dict:
                     page.context.close()
             finally:
                 browser.close()
-    return {"datasets": count, "first_paint_ms": statistics.median(paints), "first_paints_ms": paints,
-            "first_keystroke_ms": statistics.median(first_keys), "keystroke_median_ms": statistics.median(keys),
-            "keystroke_max_ms": max(keys), "rows_after_each_key": rows_seen, "rows_rendered_first": rendered,
-            "narrowing_keystrokes_ms": narrowing}
+    return {
+        "datasets": count,
+        "first_paint_ms": statistics.median(paints),
+        "first_paints_ms": paints,
+        "first_keystroke_ms": statistics.median(first_keys),
+        "keystroke_median_ms": statistics.median(keys),
+        "keystroke_max_ms": max(keys),
+        "rows_after_each_key": rows_seen,
+        "rows_rendered_first": rendered,
+        "narrowing_keystrokes_ms": narrowing,
+    }
 
 
 def run(quick: bool = True) -> list[dict]:
@@ -177,15 +217,27 @@ def run(quick: bool = True) -> list[dict]:
     narrowed = got["rows_after_each_key"][-1] == f"100 of {got['datasets']:,}"
     what = f"sidebar, {got['datasets']:,}-dataset manifest, Chromium"
     return [
-        {"id": "B10", "what": f"{what}: first paint (open → rows painted, list fetched)",
-         "value": got["first_paint_ms"], "unit": "ms", "target": "<= 300 ms", "ok": got["first_paint_ms"] <= 300,
-         "note": "runs " + ", ".join(f"{p:.0f}" for p in got["first_paints_ms"])
-                 + f" ms; {got['rows_rendered_first']} rows rendered at first"},
-        {"id": "B10", "what": f"{what}: filter keystroke, slowest of typing {TYPED!r}",
-         "value": got["keystroke_max_ms"], "unit": "ms", "target": "<= 50 ms",
-         "ok": got["keystroke_max_ms"] <= 50 and narrowed,
-         "note": f"median {got['keystroke_median_ms']:.1f} ms, first {got['first_keystroke_ms']:.1f} ms;"
-                 f" rows listed after each key {got['rows_after_each_key']}"},
+        {
+            "id": "B10",
+            "what": f"{what}: first paint (open → rows painted, list fetched)",
+            "value": got["first_paint_ms"],
+            "unit": "ms",
+            "target": "<= 300 ms",
+            "ok": got["first_paint_ms"] <= 300,
+            "note": "runs "
+            + ", ".join(f"{p:.0f}" for p in got["first_paints_ms"])
+            + f" ms; {got['rows_rendered_first']} rows rendered at first",
+        },
+        {
+            "id": "B10",
+            "what": f"{what}: filter keystroke, slowest of typing {TYPED!r}",
+            "value": got["keystroke_max_ms"],
+            "unit": "ms",
+            "target": "<= 50 ms",
+            "ok": got["keystroke_max_ms"] <= 50 and narrowed,
+            "note": f"median {got['keystroke_median_ms']:.1f} ms, first {got['first_keystroke_ms']:.1f} ms;"
+            f" rows listed after each key {got['rows_after_each_key']}",
+        },
     ]
 
 

@@ -31,8 +31,16 @@ from scout_jupyter.storage.local import LocalStorage
 
 WIDGETS = Path(__file__).resolve().parents[1] / "scout_jupyter" / "widgets"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WORDS = ("daily", "weekly", "store", "basket", "segment", "feature", "region", "product", "customer", "request")
 
 
@@ -46,13 +54,20 @@ def big_store(root: Path, count: int, clock: FakeClock) -> str:
         data = f"key,value\n{i},{i * 2}\n".encode()
         key = dataset_key(dataset_id, "2024-08-10")
         storage.write(key, data)
-        entries.append(DatasetEntry(
-            id=dataset_id, latest_csv="/" + key, date="2024-08-10", row_count=1 + i * 37,
-            sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data) + i * 1024,
-            last_modified=isoformat_z(clock.now() - timedelta(hours=i % 400)),
-            description=f"Synthetic {WORDS[i % len(WORDS)]} dataset number {i} for the browser benchmark",
-            update_frequency=frequencies[i % len(frequencies)],
-            schema={"fields": [{"name": "key", "type": "integer"}, {"name": "value", "type": "integer"}]}))
+        entries.append(
+            DatasetEntry(
+                id=dataset_id,
+                latest_csv="/" + key,
+                date="2024-08-10",
+                row_count=1 + i * 37,
+                sha256=hashlib.sha256(data).hexdigest(),
+                size_bytes=len(data) + i * 1024,
+                last_modified=isoformat_z(clock.now() - timedelta(hours=i % 400)),
+                description=f"Synthetic {WORDS[i % len(WORDS)]} dataset number {i} for the browser benchmark",
+                update_frequency=frequencies[i % len(frequencies)],
+                schema={"fields": [{"name": "key", "type": "integer"}, {"name": "value", "type": "integer"}]},
+            )
+        )
     storage.write(latest_manifest_key(), Manifest.build(entries, clock=clock).to_bytes())
     return storage.url
 
@@ -67,8 +82,11 @@ def python_build(store_url: str, cache: Path, clock: FakeClock, runs: int) -> tu
         started = time.perf_counter()
         browser = DatasetBrowser(client, namespace={})
         times.append(time.perf_counter() - started)
-        state = {name: getattr(browser, name) for name in browser.keys if not name.startswith("_")
-                 and name not in ("layout", "tabbable", "tooltip", "comm", "log")}
+        state = {
+            name: getattr(browser, name)
+            for name in browser.keys
+            if not name.startswith("_") and name not in ("layout", "tabbable", "tooltip", "comm", "log")
+        }
         browser.close()
         client.close()
     return statistics.median(times), state
@@ -119,8 +137,11 @@ def chromium_paint(state: dict, runs: int) -> dict:
     esm = (WIDGETS / "browser.js").read_text(encoding="utf-8")
     keys = ["d", "da", "dai", "dail", "daily", "daily 1", "daily 12", "s", "st", "sto"]
     with tempfile.TemporaryDirectory(prefix="scout-bench-chromium-") as home, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                             env={"HOME": home, "XDG_CONFIG_HOME": home, "XDG_CACHE_HOME": home})
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            env={"HOME": home, "XDG_CONFIG_HOME": home, "XDG_CACHE_HOME": home},
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_content(f"<html><head><style>{css}</style></head><body><div id='host'></div></body></html>")
@@ -142,12 +163,22 @@ def measure(count: int = 1000, runs: int = 5) -> dict:
     stroke = statistics.median(page["strokes"]) / 1000
     first = build + paint
     return {
-        "B10": {"what": f"browser widget, {count:,} datasets: Python build + first paint in Chromium",
-                "value": first * 1000, "unit": "ms", "target": "<= 300 ms", "ok": first <= 0.300,
-                "note": f"build {build * 1000:.0f} ms + paint {paint * 1000:.0f} ms (medians of {runs})"},
-        "B10k": {"what": f"browser widget, {count:,} datasets: one filter keystroke to the next frame",
-                 "value": stroke * 1000, "unit": "ms", "target": "<= 50 ms", "ok": stroke <= 0.050,
-                 "note": f"median of {len(page['strokes'])} keystrokes; max {max(page['strokes']):.0f} ms"},
+        "B10": {
+            "what": f"browser widget, {count:,} datasets: Python build + first paint in Chromium",
+            "value": first * 1000,
+            "unit": "ms",
+            "target": "<= 300 ms",
+            "ok": first <= 0.300,
+            "note": f"build {build * 1000:.0f} ms + paint {paint * 1000:.0f} ms (medians of {runs})",
+        },
+        "B10k": {
+            "what": f"browser widget, {count:,} datasets: one filter keystroke to the next frame",
+            "value": stroke * 1000,
+            "unit": "ms",
+            "target": "<= 50 ms",
+            "ok": stroke <= 0.050,
+            "note": f"median of {len(page['strokes'])} keystrokes; max {max(page['strokes']):.0f} ms",
+        },
     }
 
 

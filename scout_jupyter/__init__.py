@@ -11,8 +11,20 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "datasets", "load", "load_raw", "path", "signed_url", "publish", "analytics", "browse",
-           "dashboard", "job", "__version__"]
+__all__ = [
+    "connect",
+    "datasets",
+    "load",
+    "load_raw",
+    "path",
+    "signed_url",
+    "publish",
+    "analytics",
+    "browse",
+    "dashboard",
+    "job",
+    "__version__",
+]
 #: served by the notebook widgets (``scout_jupyter.widgets``); the rest by the client
 _WIDGETS = ("browse", "dashboard", "job")
 

@@ -254,8 +254,9 @@ def check_column_names(columns: Iterable) -> list[str]:
     return names
 
 
-def to_arrow_table(chunk: pd.DataFrame | pa.Table, schema: TableSchema, *,
-                   guard_csv_formulas: bool = False) -> pa.Table:
+def to_arrow_table(
+    chunk: pd.DataFrame | pa.Table, schema: TableSchema, *, guard_csv_formulas: bool = False
+) -> pa.Table:
     """A chunk as a table of exactly the schema's columns (in its order) and arrow types."""
     names = check_column_names(chunk.column_names if isinstance(chunk, pa.Table) else chunk.columns)
     missing = [n for n in schema.names if n not in names]

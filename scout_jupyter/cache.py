@@ -50,8 +50,22 @@ log = logging.getLogger(__name__)
 DEFAULT_CACHE_SIZE = 5 * 1000**3
 TOUCH_INTERVAL = 60.0
 TMP_MAX_AGE = 24 * 3600.0
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
-          "t": 1000**4, "tb": 1000**4, "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -116,8 +130,10 @@ class PendingObject:
         actual = self.hasher.hexdigest()
         if actual != self.sha256 or (self.expected_size is not None and self.size != self.expected_size):
             expected_size = "" if self.expected_size is None else f" ({self.expected_size} bytes)"
-            raise ChecksumMismatch(f"Checksum validation failed for {self.label}: expected {self.sha256}"
-                                   f"{expected_size}, got {actual} ({self.size} bytes)")
+            raise ChecksumMismatch(
+                f"Checksum validation failed for {self.label}: expected {self.sha256}"
+                f"{expected_size}, got {actual} ({self.size} bytes)"
+            )
 
     def commit(self) -> Path:
         # No fsync: the cache can be refetched, and a file cut short by a crash fails the size
@@ -146,8 +162,14 @@ class PendingObject:
 class Cache:
     """The on-disk cache. Several processes may share one root."""
 
-    def __init__(self, root: str | os.PathLike | None = None, *, max_bytes: int | str | None = None,
-                 clock: Clock | None = None, touch_interval: float = TOUCH_INTERVAL):
+    def __init__(
+        self,
+        root: str | os.PathLike | None = None,
+        *,
+        max_bytes: int | str | None = None,
+        clock: Clock | None = None,
+        touch_interval: float = TOUCH_INTERVAL,
+    ):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
         if max_bytes is None:
             max_bytes = settings.env(settings.CACHE_SIZE) or DEFAULT_CACHE_SIZE
@@ -233,8 +255,15 @@ class Cache:
                     path.unlink()
 
     # --- parsed frames ------------------------------------------------------------------------
-    def read_frame(self, sha256: str, fingerprint: str, *, source_size: int | None = None,
-                   columns: Sequence[str] | None = None, limit: int | None = None) -> pd.DataFrame | None:
+    def read_frame(
+        self,
+        sha256: str,
+        fingerprint: str,
+        *,
+        source_size: int | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame | None:
         """The parsed frame of ``sha256``, or None on a miss. ``columns``/``limit`` read only
         what they need (memory-mapped; see :mod:`scout_jupyter.parsedcopy`)."""
         path = self._parsed_key(sha256, fingerprint)
@@ -321,8 +350,12 @@ class Cache:
     def usage(self) -> dict:
         self.keeper.wait_all()  # a parsed copy being written counts once it is there
         files = self._data_files()
-        return {"root": str(self.root), "files": len(files), "bytes": sum(s for _, s, _ in files),
-                "max_bytes": self.max_bytes}
+        return {
+            "root": str(self.root),
+            "files": len(files),
+            "bytes": sum(s for _, s, _ in files),
+            "max_bytes": self.max_bytes,
+        }
 
     def _data_files(self) -> list[tuple[Path, int, float]]:
         found = []

@@ -70,8 +70,9 @@ def _manifest(storage: Storage, namespace: str) -> Manifest:
     try:
         manifest = Manifest.from_bytes(storage.read_bytes(key), source=storage.location(key))
     except ObjectNotFound:
-        raise ObjectNotFound(f"No manifest at {storage.location(key)}: publish first "
-                             "(scout demo, or scout publish)") from None
+        raise ObjectNotFound(
+            f"No manifest at {storage.location(key)}: publish first (scout demo, or scout publish)"
+        ) from None
     for note in manifest.warnings:  # e.g. an original-format manifest whose hash could not be checked
         print(f"scout: warning: {note}", file=sys.stderr)
     return manifest
@@ -96,12 +97,15 @@ def _run_publish(config, storage: Storage, args: argparse.Namespace, datasets: l
         for d in result.datasets:
             detail = d.error if d.error else f"{d.row_count:,} rows, {_size(d.bytes_uploaded)} uploaded"
             print(f"{d.state:<10} {d.id:<32} {detail}")
-        print(f"manifest: {storage.url.rstrip('/')}{result.manifest}"
-              f"{'' if result.manifest_changed else ' (unchanged)'}")
+        print(
+            f"manifest: {storage.url.rstrip('/')}{result.manifest}{'' if result.manifest_changed else ' (unchanged)'}"
+        )
     if not result.ok:
         failed = result.failed
-        raise CommandFailed(f"publish failed for {len(failed)} of {len(result.datasets)} datasets: "
-                            + "; ".join(f"{d.id} ({d.error})" for d in failed))
+        raise CommandFailed(
+            f"publish failed for {len(failed)} of {len(result.datasets)} datasets: "
+            + "; ".join(f"{d.id} ({d.error})" for d in failed)
+        )
     return 0
 
 
@@ -132,8 +136,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = load_config(definitions, source_url=f"sqlite:///{path}")
     storage = _open_store(args, create=True)
     # beside the store: a server started from any folder re-publishes the demo from this warehouse
-    write_demo_record(storage, DemoRecord(warehouse=str(path), definitions=str(definitions.absolute()),
-                                          seed=args.seed, scale=args.scale))
+    write_demo_record(
+        storage,
+        DemoRecord(warehouse=str(path), definitions=str(definitions.absolute()), seed=args.seed, scale=args.scale),
+    )
     return _run_publish(config, storage, args, None)
 
 
@@ -154,9 +160,11 @@ def _publish_config(args: argparse.Namespace, storage: Storage):
             return recorded
         warehouse = DEMO_WAREHOUSE.absolute()
         if not warehouse.exists():
-            raise ConfigError(f"No publish config given, no demo record in the store and no demo warehouse at "
-                              f"{warehouse}: run `scout demo` first, or pass --config FILE (or set "
-                              "SCOUT_PUBLISH_CONFIG)")
+            raise ConfigError(
+                f"No publish config given, no demo record in the store and no demo warehouse at "
+                f"{warehouse}: run `scout demo` first, or pass --config FILE (or set "
+                "SCOUT_PUBLISH_CONFIG)"
+            )
         source = f"sqlite:///{warehouse}"
     from .demo import demo_config_path
 
@@ -172,16 +180,27 @@ def cmd_publish(args: argparse.Namespace) -> int:
 # --- reading the store ---------------------------------------------------------------------------
 def cmd_ls(args: argparse.Namespace) -> int:
     manifest = _manifest(_open_store(args), args.namespace)
-    rows: list[dict[str, Any]] = [{"id": e.id, "date": e.date, "row_count": e.row_count, "size_bytes": e.size_bytes,
-             "freshness": e.freshness(), "schema_version": e.schema_version, "description": e.description}
-            for e in manifest]
+    rows: list[dict[str, Any]] = [
+        {
+            "id": e.id,
+            "date": e.date,
+            "row_count": e.row_count,
+            "size_bytes": e.size_bytes,
+            "freshness": e.freshness(),
+            "schema_version": e.schema_version,
+            "description": e.description,
+        }
+        for e in manifest
+    ]
     if args.json:
         _emit_json({"generated_at": manifest.generated_at, "datasets": rows})
         return 0
     print(f"{'id':<32} {'date':<10} {'rows':>9} {'size':>9}  {'freshness':<9} version")
     for r in rows:
-        print(f"{r['id']:<32} {r['date']:<10} {r['row_count']:>9,} {_size(r['size_bytes']):>9}  "
-              f"{r['freshness']:<9} {r['schema_version']}")
+        print(
+            f"{r['id']:<32} {r['date']:<10} {r['row_count']:>9,} {_size(r['size_bytes']):>9}  "
+            f"{r['freshness']:<9} {r['schema_version']}"
+        )
     return 0
 
 
@@ -229,8 +248,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for r in results:
             print(f"{'ok' if r['ok'] else 'FAILED':<7} {r['id']}" + (f": {r['error']}" if r["error"] else ""))
     if failed:
-        raise CommandFailed(f"verify failed for {len(failed)} of {len(results)} datasets: "
-                            + "; ".join(f"{r['id']} ({r['error']})" for r in failed))
+        raise CommandFailed(
+            f"verify failed for {len(failed)} of {len(results)} datasets: "
+            + "; ".join(f"{r['id']} ({r['error']})" for r in failed)
+        )
     return 0
 
 
@@ -238,10 +259,12 @@ def cmd_url(args: argparse.Namespace) -> int:
     storage, entry = _entry(args)
     ttl = check_ttl(args.ttl, storage.max_sign_ttl)
     if not storage.signs_absolute_urls:
-        raise ConfigError(f"A local store's signed URLs are served by a running Jupyter server with the "
-                          f"scout_jupyter extension (/scout/files/...): start `jupyter lab` over {storage.url} and "
-                          "use scout.signed_url() in its kernels or GET /scout/api/dataset-proxy; "
-                          f"`scout get {entry.id}` copies the file here")
+        raise ConfigError(
+            f"A local store's signed URLs are served by a running Jupyter server with the "
+            f"scout_jupyter extension (/scout/files/...): start `jupyter lab` over {storage.url} and "
+            "use scout.signed_url() in its kernels or GET /scout/api/dataset-proxy; "
+            f"`scout get {entry.id}` copies the file here"
+        )
     key = entry.parquet_key if args.format == "parquet" else entry.csv_key
     if key is None:
         raise ObjectNotFound(f"{entry.id} has no Parquet copy")
@@ -287,8 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     common = _Parser(add_help=False)
-    common.add_argument("--store", help="storage URL or folder (default: $SCOUT_STORAGE_URL, else "
-                        f"{DEFAULT_STORE})")
+    common.add_argument("--store", help=f"storage URL or folder (default: $SCOUT_STORAGE_URL, else {DEFAULT_STORE})")
     common.add_argument("--namespace", default=DEFAULT_NAMESPACE, help=argparse.SUPPRESS)
     jsonflag = _Parser(add_help=False)
     jsonflag.add_argument("--json", action="store_true", help="print one JSON document")
@@ -307,8 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="re-run every query even if the source is unchanged")
     pub = add("publish", cmd_publish, "publish datasets from a definitions file", jsonflag)
     pub.add_argument("--config", help="publishing TOML (default: $SCOUT_PUBLISH_CONFIG, else the demo's)")
-    pub.add_argument("--dataset", action="extend", nargs="+", metavar="ID",
-                     help="publish only these datasets (--dataset a b, or repeated)")
+    pub.add_argument(
+        "--dataset",
+        action="extend",
+        nargs="+",
+        metavar="ID",
+        help="publish only these datasets (--dataset a b, or repeated)",
+    )
     pub.add_argument("--source", help="source database URL (overrides the file's [source] url)")
     pub.add_argument("--force", action="store_true", help="re-run every query even if the source is unchanged")
     add("ls", cmd_ls, "list the published datasets", jsonflag)
@@ -316,10 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("verify", cmd_verify, "check every file against the manifest (size and sha256)", jsonflag)
     url = add("url", cmd_url, "print a signed URL for a dataset's file", jsonflag)
     url.add_argument("id")
-    url.add_argument("--ttl", default=str(DEFAULT_TTL),
-                     help=f"lifetime of the URL: {ttl_rule(HARD_MAX_TTL)} (S3 stores: up to 604800, their 7-day "
-                          f"cap; a Jupyter server's dataset proxy: up to its max_ttl); default {DEFAULT_TTL}. "
-                          "A local store needs a running server to sign")
+    url.add_argument(
+        "--ttl",
+        default=str(DEFAULT_TTL),
+        help=f"lifetime of the URL: {ttl_rule(HARD_MAX_TTL)} (S3 stores: up to 604800, their 7-day "
+        f"cap; a Jupyter server's dataset proxy: up to its max_ttl); default {DEFAULT_TTL}. "
+        "A local store needs a running server to sign",
+    )
     url.add_argument("--format", choices=("csv", "parquet"), default="csv")
     get = add("get", cmd_get, "download a dataset's file, verifying its sha256")
     get.add_argument("id")
@@ -358,8 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: one line unless --debug
         if args.debug:
             raise
-        print(f"scout: {args.command} failed: {type(exc).__name__}: {_one_line(str(exc))} "
-              "(run with --debug for details)", file=sys.stderr)
+        print(
+            f"scout: {args.command} failed: {type(exc).__name__}: {_one_line(str(exc))} (run with --debug for details)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -290,9 +290,7 @@ def write_dataset_files(
     with ExitStack() as stack:
         csv_tmp = stack.enter_context(atomic_file(csv_path))
         pq_tmp = stack.enter_context(atomic_file(parquet_path)) if parquet_path is not None else None
-        with CsvParquetWriter(
-            csv_tmp, schema, parquet_target=pq_tmp, guard_csv_formulas=guard_csv_formulas
-        ) as writer:
+        with CsvParquetWriter(csv_tmp, schema, parquet_target=pq_tmp, guard_csv_formulas=guard_csv_formulas) as writer:
             for chunk in chunks:
                 writer.write(chunk)
         return writer.close()

@@ -20,16 +20,24 @@ from fsspec.spec import AbstractFileSystem
 from .errors import DatasetNotFound, InvalidDatasetId
 from .manifest import LAYERS
 
-_PATH_RE = re.compile(r"^(?P<id>(?:gold|platinum)/[a-z0-9_]{1,64})(?:@(?P<date>\d{4}-\d{2}-\d{2}))?"
-                      r"(?:\.(?P<fmt>csv|parquet|arrow))?$")
+_PATH_RE = re.compile(
+    r"^(?P<id>(?:gold|platinum)/[a-z0-9_]{1,64})(?:@(?P<date>\d{4}-\d{2}-\d{2}))?"
+    r"(?:\.(?P<fmt>csv|parquet|arrow))?$"
+)
 
 
 class ScoutFileSystem(AbstractFileSystem):
     protocol = "scout"
     root_marker = ""
 
-    def __init__(self, api_url: str | None = None, token: str | None = None, storage_url: str | None = None,
-                 client: Any = None, **kwargs: Any):
+    def __init__(
+        self,
+        api_url: str | None = None,
+        token: str | None = None,
+        storage_url: str | None = None,
+        client: Any = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self._client = client
         self._connect = {"api_url": api_url, "token": token, "storage_url": storage_url}
@@ -49,7 +57,7 @@ class ScoutFileSystem(AbstractFileSystem):
             return [cls._strip_protocol(p) for p in path]
         path = str(path)
         if path.startswith("scout://"):
-            path = path[len("scout://"):]
+            path = path[len("scout://") :]
         return path.strip("/")
 
     @staticmethod
@@ -70,13 +78,23 @@ class ScoutFileSystem(AbstractFileSystem):
             raise FileNotFoundError(exc.message) from None
         if fmt == "arrow":  # made locally from the verified data: known once it is there
             local = self._local(dataset_id, date, fmt)
-            return {"name": path, "type": "file", "size": local.stat().st_size, "date": date or entry.date,
-                    "sha256": local.name.split("-")[0]}
+            return {
+                "name": path,
+                "type": "file",
+                "size": local.stat().st_size,
+                "date": date or entry.date,
+                "sha256": local.name.split("-")[0],
+            }
         size = entry.parquet_size_bytes if fmt == "parquet" else entry.size_bytes
         if fmt == "parquet" and not entry.parquet_sha256:
             raise FileNotFoundError(f"{dataset_id} has no Parquet copy")
-        info = {"name": path, "type": "file", "size": size, "date": entry.date,
-                "sha256": entry.parquet_sha256 if fmt == "parquet" else entry.sha256}
+        info = {
+            "name": path,
+            "type": "file",
+            "size": size,
+            "date": entry.date,
+            "sha256": entry.parquet_sha256 if fmt == "parquet" else entry.sha256,
+        }
         if date and date != entry.date:  # an older version: its size is known once it is fetched
             local = self.client.path(dataset_id, date=date, fmt=fmt)
             info.update(size=local.stat().st_size, date=date, sha256=local.name.split(".")[0])
@@ -87,8 +105,9 @@ class ScoutFileSystem(AbstractFileSystem):
         if path == "":
             found = [{"name": layer, "size": 0, "type": "directory"} for layer in LAYERS]
         elif path in LAYERS:
-            found = [{"name": e.id, "size": e.size_bytes, "type": "file"}
-                     for e in self.client.manifest() if e.layer == path]
+            found = [
+                {"name": e.id, "size": e.size_bytes, "type": "file"} for e in self.client.manifest() if e.layer == path
+            ]
         else:
             found = [self.info(path)]
         return found if detail else [f["name"] for f in found]
@@ -96,8 +115,15 @@ class ScoutFileSystem(AbstractFileSystem):
     def ukey(self, path: str) -> str:
         return self.info(path)["sha256"]
 
-    def _open(self, path: str, mode: str = "rb", block_size: Any = None, autocommit: bool = True,
-              cache_options: Any = None, **kwargs: Any):
+    def _open(
+        self,
+        path: str,
+        mode: str = "rb",
+        block_size: Any = None,
+        autocommit: bool = True,
+        cache_options: Any = None,
+        **kwargs: Any,
+    ):
         if mode != "rb":
             raise PermissionError("scout:// is read-only")
         dataset_id, date, fmt = self._parse(self._strip_protocol(path))

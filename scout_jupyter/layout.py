@@ -33,7 +33,8 @@ def validate_dataset_id(value: object) -> str:
     if unicodedata.normalize("NFC", value) != value or not value.isascii() or not DATASET_ID_RE.fullmatch(value):
         raise InvalidDatasetId(
             f"Invalid dataset id {_printable(value)!s}: expected <gold|platinum>/<name> with "
-            "lower-case letters, digits and underscores")
+            "lower-case letters, digits and underscores"
+        )
     return value
 
 

@@ -45,23 +45,33 @@ INTEGRITY_METHOD = "canonical-datasets-v1"
 MANIFEST_FORMAT_VERSION = "1.0.0"
 
 #: Update periods; a month counts as 30 days.
-FREQUENCIES: Mapping[str, timedelta] = MappingProxyType({
-    "hourly": timedelta(hours=1),
-    "daily": timedelta(days=1),
-    "weekly": timedelta(days=7),
-    "monthly": timedelta(days=30),
-})
+FREQUENCIES: Mapping[str, timedelta] = MappingProxyType(
+    {
+        "hourly": timedelta(hours=1),
+        "daily": timedelta(days=1),
+        "weekly": timedelta(days=7),
+        "monthly": timedelta(days=30),
+    }
+)
 FRESHNESS_STATES = ("fresh", "stale", "overdue", "unknown")
 
-ENTRY_REQUIRED = ("latest_csv", "date", "row_count", "sha256", "size_bytes", "content_type",
-                  "schema_version", "last_modified", "description")
+ENTRY_REQUIRED = (
+    "latest_csv",
+    "date",
+    "row_count",
+    "sha256",
+    "size_bytes",
+    "content_type",
+    "schema_version",
+    "last_modified",
+    "description",
+)
 ENTRY_OPTIONAL = ("update_frequency", "schema", "latest_parquet", "parquet_sha256", "parquet_size_bytes")
 TOP_REQUIRED = ("generated_at", "version", "total_datasets", "datasets")
 
 
 # --- freshness --------------------------------------------------------------------------------
-def freshness(last_modified: str | datetime | None, update_frequency: str | None,
-              now: datetime | None = None) -> str:
+def freshness(last_modified: str | datetime | None, update_frequency: str | None, now: datetime | None = None) -> str:
     """``fresh`` when age ≤ 1.5 periods, ``stale`` ≤ 3, ``overdue`` beyond; ``unknown`` without
     the fields. The one function the server, widgets, magic and sidebar all use."""
     period = FREQUENCIES.get(update_frequency or "")
@@ -149,19 +159,21 @@ class DatasetEntry:
         for name in ("content_type", "schema_version", "last_modified", "description"):
             _check_str(obj, name, where)
         if not SEMVER_RE.fullmatch(obj["schema_version"]):
-            raise ManifestInvalid(f"Manifest {where} has a malformed schema_version: "
-                                  f"{_printable(obj['schema_version'])}")
+            raise ManifestInvalid(
+                f"Manifest {where} has a malformed schema_version: {_printable(obj['schema_version'])}"
+            )
         try:
             parse_timestamp(obj["last_modified"])
         except ValueError:
-            raise ManifestInvalid(f"Manifest {where} has a malformed last_modified: "
-                                  f"{_printable(obj['last_modified'])}") from None
+            raise ManifestInvalid(
+                f"Manifest {where} has a malformed last_modified: {_printable(obj['last_modified'])}"
+            ) from None
         freq = obj.get("update_frequency")
         if freq is not None and freq not in FREQUENCIES:
             raise ManifestInvalid(f"Manifest {where} has an unknown update_frequency: {_printable(freq)}")
         schema = obj.get("schema")
         if schema is not None and not (isinstance(schema, dict) and isinstance(schema.get("fields"), list)):
-            raise ManifestInvalid(f"Manifest {where} has a malformed schema (expected {{\"fields\": [...]}})")
+            raise ManifestInvalid(f'Manifest {where} has a malformed schema (expected {{"fields": [...]}})')
         if obj.get("latest_parquet") is not None:
             _check_str(obj, "latest_parquet", where)
             _check_manifest_path(obj["latest_parquet"], where, "latest_parquet")
@@ -225,8 +237,9 @@ def _check_manifest_path(path: str, where: str, name: str) -> None:
 # --- the manifest -----------------------------------------------------------------------------
 def canonical_datasets_bytes(datasets_json: Mapping[str, Any]) -> bytes:
     """The canonical JSON of the ``datasets`` object: keys sorted, no spaces, UTF-8."""
-    return json.dumps(datasets_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+    return json.dumps(datasets_json, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def compute_integrity(datasets_json: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,9 +261,14 @@ class Manifest:
 
     # construction
     @classmethod
-    def build(cls, entries: list[DatasetEntry] | Mapping[str, DatasetEntry], *,
-              generated_at: datetime | str | None = None, clock: Clock | None = None,
-              version: str = MANIFEST_FORMAT_VERSION) -> Manifest:
+    def build(
+        cls,
+        entries: list[DatasetEntry] | Mapping[str, DatasetEntry],
+        *,
+        generated_at: datetime | str | None = None,
+        clock: Clock | None = None,
+        version: str = MANIFEST_FORMAT_VERSION,
+    ) -> Manifest:
         """A new manifest over ``entries`` with its integrity block computed."""
         items = entries.values() if isinstance(entries, Mapping) else entries
         by_id: dict[str, DatasetEntry] = {}
@@ -264,8 +282,12 @@ class Manifest:
         if isinstance(generated_at, datetime):
             generated_at = isoformat_z(generated_at)
         datasets_json = {k: v.to_json() for k, v in ordered.items()}
-        return cls(generated_at=generated_at, datasets=MappingProxyType(ordered), version=version,
-                   integrity=MappingProxyType(compute_integrity(datasets_json)))
+        return cls(
+            generated_at=generated_at,
+            datasets=MappingProxyType(ordered),
+            version=version,
+            integrity=MappingProxyType(compute_integrity(datasets_json)),
+        )
 
     def with_entries(self, entries: list[DatasetEntry], *, clock: Clock | None = None) -> Manifest:
         """A new manifest: this one's datasets with ``entries`` added or replaced."""
@@ -296,8 +318,9 @@ class Manifest:
         except _DuplicateKey as exc:
             raise ManifestInvalid(f"Manifest has a duplicate key: {_printable(exc.args[0])}") from None
         except json.JSONDecodeError as exc:
-            raise ManifestInvalid(f"Manifest is not valid JSON: {exc.msg} (line {exc.lineno}, "
-                                  f"column {exc.colno})") from None
+            raise ManifestInvalid(
+                f"Manifest is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
         return cls.from_json(obj)
 
     @classmethod
@@ -319,16 +342,21 @@ class Manifest:
         entries = {k: DatasetEntry.from_json(k, v) for k, v in sorted(obj["datasets"].items())}
         total = obj["total_datasets"]
         if isinstance(total, bool) or not isinstance(total, int) or total != len(entries):
-            raise ManifestInvalid(f"Manifest total_datasets ({_printable(total)}) does not match its "
-                                  f"{len(entries)} datasets")
+            raise ManifestInvalid(
+                f"Manifest total_datasets ({_printable(total)}) does not match its {len(entries)} datasets"
+            )
         warnings = _check_integrity(obj.get("integrity"), obj["datasets"])
         for message in warnings:
             log.warning("%s", message)
         known = set(TOP_REQUIRED) | {"integrity"}
-        return cls(generated_at=obj["generated_at"], datasets=MappingProxyType(entries),
-                   version=obj["version"], integrity=MappingProxyType(dict(obj.get("integrity") or {})),
-                   extra=MappingProxyType({k: v for k, v in obj.items() if k not in known}),
-                   warnings=tuple(warnings))
+        return cls(
+            generated_at=obj["generated_at"],
+            datasets=MappingProxyType(entries),
+            version=obj["version"],
+            integrity=MappingProxyType(dict(obj.get("integrity") or {})),
+            extra=MappingProxyType({k: v for k, v in obj.items() if k not in known}),
+            warnings=tuple(warnings),
+        )
 
     # writing
     def to_json(self) -> dict[str, Any]:
@@ -374,8 +402,9 @@ class Manifest:
         close = difflib.get_close_matches(dataset_id, ids, n=n, cutoff=0.6)
         if not close:
             names = {e.name: e.id for e in self}
-            close = [names[m] for m in difflib.get_close_matches(dataset_id.rpartition("/")[2], list(names), n=n,
-                                                                cutoff=0.6)]
+            close = [
+                names[m] for m in difflib.get_close_matches(dataset_id.rpartition("/")[2], list(names), n=n, cutoff=0.6)
+            ]
         return close
 
     def __eq__(self, other: object) -> bool:
@@ -425,8 +454,9 @@ def _check_integrity(integrity: Any, datasets_json: Mapping[str, Any]) -> list[s
     if isinstance(total, bool) or not isinstance(total, int):
         raise ManifestInvalid("Manifest integrity total_size_bytes must be an integer")
     if total != expected_total:
-        raise ManifestInvalid(f"Manifest integrity check failed: total_size_bytes is {total}, "
-                              f"the datasets add up to {expected_total}")
+        raise ManifestInvalid(
+            f"Manifest integrity check failed: total_size_bytes is {total}, the datasets add up to {expected_total}"
+        )
     actual = hashlib.sha256(canonical_datasets_bytes(datasets_json)).hexdigest()
     if actual != declared:
         raise ManifestInvalid("Manifest integrity check failed: manifest_sha256 does not match its datasets")

@@ -47,8 +47,11 @@ _TIMESTAMP_ID = pa.timestamp("us").id
 #: Arrow type → pandas dtype of a plain frame's column, as ``to_pandas(types_mapper=...)`` uses it
 #: (values typed Any: pandas-stubs do not declare these dtypes' ``__from_arrow__``)
 _ARROW_TO_PANDAS: dict[pa.DataType, Any] = {
-    _STRING: pd.StringDtype("pyarrow"), _LARGE_STRING: pd.StringDtype("pyarrow"),
-    _INT64: pd.Int64Dtype(), _BOOL: pd.BooleanDtype()}
+    _STRING: pd.StringDtype("pyarrow"),
+    _LARGE_STRING: pd.StringDtype("pyarrow"),
+    _INT64: pd.Int64Dtype(),
+    _BOOL: pd.BooleanDtype(),
+}
 _COLUMN_INDEXES: dict[tuple[str, ...], pd.Index] = {}
 _ROW_INDEXES: dict[int, pd.Index] = {}
 _TZ_DTYPES: dict[pa.DataType, pd.DatetimeTZDtype] = {}
@@ -97,15 +100,19 @@ class OpenCopies:
         self._open: OrderedDict[str, _Mapped] = OrderedDict()  # least recently used first
         self._lock = threading.Lock()  # for compound changes; single dict operations are atomic
 
-    def read(self, path: str, sha256: str, source_size: int | None, columns: Sequence[str] | None,
-             limit: int | None) -> Selection | None:
+    def read(
+        self, path: str, sha256: str, source_size: int | None, columns: Sequence[str] | None, limit: int | None
+    ) -> Selection | None:
         """The selected rows and columns of the parsed copy at ``path``; None if it records
         another source. Raises FileNotFoundError, ArrowInvalid/OSError/ValueError for a
         damaged file, SchemaError for unknown columns."""
         try:
             mapped = self._get(path)
-            if mapped.source is None or mapped.source[0] != sha256 or (
-                    source_size is not None and mapped.source[1] != source_size):
+            if (
+                mapped.source is None
+                or mapped.source[0] != sha256
+                or (source_size is not None and mapped.source[1] != source_size)
+            ):
                 return None
             names = mapped.schema.names if columns is None else list(columns)
             _check_columns(mapped.positions, names)
@@ -263,6 +270,7 @@ def _plain_dtype(dtype: object) -> bool:
 
 # --- plain frames, column by column ----------------------------------------------------------
 
+
 def _plain_frame(selection: Selection) -> pd.DataFrame | None:
     """The frame ``to_pandas(types_mapper=_ARROW_TO_PANDAS.get)`` gives, built directly; None
     when a column has a type this does not handle."""
@@ -274,8 +282,9 @@ def _plain_frame(selection: Selection) -> pd.DataFrame | None:
         if values is None:
             return None
         blocks.append((values, np.array([position])))
-    return create_dataframe_from_blocks(blocks, index=_row_index(selection.num_rows),
-                                        columns=_column_index(selection.names))
+    return create_dataframe_from_blocks(
+        blocks, index=_row_index(selection.num_rows), columns=_column_index(selection.names)
+    )
 
 
 def _column_values(column: Column) -> object | None:

@@ -43,8 +43,12 @@ class Preview:
     truncated: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"columns": [{"name": n, "type": t} for n, t in self.columns], "rows": self.rows,
-                "row_count": self.row_count, "truncated": self.truncated}
+        return {
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+            "rows": self.rows,
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+        }
 
 
 def parse_limit(text: str | None) -> int:
@@ -81,10 +85,10 @@ def read_preview(storage: Storage, entry: DatasetEntry, limit: int, columns: lis
     names = table.column_names
     arrays = [convert_column(table.column(n), types[n], n) if n in types else table.column(n) for n in names]
     columns_out = tuple((n, types.get(n, "string")) for n in names)
-    rows = ([[_json_value(v) for v in row] for row in zip(*(a.to_pylist() for a in arrays), strict=True)]
-            if names else [])
-    return Preview(columns=columns_out, rows=rows, row_count=entry.row_count,
-                   truncated=entry.row_count > len(rows))
+    rows = (
+        [[_json_value(v) for v in row] for row in zip(*(a.to_pylist() for a in arrays), strict=True)] if names else []
+    )
+    return Preview(columns=columns_out, rows=rows, row_count=entry.row_count, truncated=entry.row_count > len(rows))
 
 
 def _parquet_head(storage: Storage, key: str, limit: int, columns: list[str] | None) -> pa.Table:
@@ -130,9 +134,12 @@ def _parse_csv(data: bytes, columns: list[str] | None) -> pa.Table:
     if not data.strip():
         return pa.table({})
     return pacsv.read_csv(
-        io.BytesIO(data), read_options=pacsv.ReadOptions(use_threads=False),
-        convert_options=pacsv.ConvertOptions(include_columns=columns, strings_can_be_null=True,
-                                             column_types=_all_text(data.split(b"\n", 1)[0])))
+        io.BytesIO(data),
+        read_options=pacsv.ReadOptions(use_threads=False),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=columns, strings_can_be_null=True, column_types=_all_text(data.split(b"\n", 1)[0])
+        ),
+    )
 
 
 def _all_text(header: bytes) -> dict[str, pa.DataType]:

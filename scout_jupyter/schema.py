@@ -58,6 +58,7 @@ FIELD_TYPES = ("string", "integer", "number", "boolean", "date", "datetime")
 READ_SQL_OPTIONS = {"coerce_float": False, "dtype_backend": "numpy_nullable"}
 ChangeKind = Literal["patch", "minor", "major"]
 
+
 @dataclass(frozen=True)
 class Field:
     """One column: a non-empty name and one of :data:`FIELD_TYPES`."""

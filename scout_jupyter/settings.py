@@ -42,6 +42,7 @@ def env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
+
 #: Where ``scout demo`` builds the demo warehouse, relative to the current (or server root) folder;
 #: publish jobs with no configured definitions publish the demo's datasets from it.
 DEMO_WAREHOUSE = os.path.join(".scout", "demo", "warehouse.sqlite")

@@ -56,8 +56,9 @@ def test_publish_json_then_republish_uploads_nothing(capsys, env):
 
 
 def test_publish_human_output_and_dataset_selection(capsys, env):
-    code, out, err = run(capsys, "publish", "--config", env["config"], "--store", env["store"],
-                         "--dataset", "gold/notes")
+    code, out, err = run(
+        capsys, "publish", "--config", env["config"], "--store", env["store"], "--dataset", "gold/notes"
+    )
     assert code == 0 and err == ""
     assert out.splitlines()[0].split()[:2] == ["published", "gold/notes"]
     assert "manifest: file://" in out
@@ -100,15 +101,27 @@ def test_ls_and_info(capsys, env):
     assert "latest_csv" in out and "date_key" in out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["info", "gold/sale"], "scout: Dataset not found: gold/sale (did you mean gold/sales"),
-    (["info", "../etc/passwd"], "scout: Invalid dataset id ../etc/passwd"),
-    (["url", "gold/sales", "--ttl", "0"], "scout: Invalid TTL 0: expected a whole number of seconds from 1 to 86400\n"),
-    (["url", "gold/sales", "--ttl", "86401"], "scout: Invalid TTL 86401: expected a whole number of seconds from 1 "),
-    (["url", "gold/sales", "--ttl", "1.5"], "scout: Invalid TTL 1.5: expected a whole number of seconds from 1 "),
-    (["url", "gold/sales"], "scout: A local store's signed URLs are served by a running Jupyter server with the "
-                            "scout_jupyter extension (/scout/files/...)"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["info", "gold/sale"], "scout: Dataset not found: gold/sale (did you mean gold/sales"),
+        (["info", "../etc/passwd"], "scout: Invalid dataset id ../etc/passwd"),
+        (
+            ["url", "gold/sales", "--ttl", "0"],
+            "scout: Invalid TTL 0: expected a whole number of seconds from 1 to 86400\n",
+        ),
+        (
+            ["url", "gold/sales", "--ttl", "86401"],
+            "scout: Invalid TTL 86401: expected a whole number of seconds from 1 ",
+        ),
+        (["url", "gold/sales", "--ttl", "1.5"], "scout: Invalid TTL 1.5: expected a whole number of seconds from 1 "),
+        (
+            ["url", "gold/sales"],
+            "scout: A local store's signed URLs are served by a running Jupyter server with the "
+            "scout_jupyter extension (/scout/files/...)",
+        ),
+    ],
+)
 def test_user_mistakes_are_one_line(capsys, env, argv, message):
     published(capsys, env)
     code, out, err = run(capsys, *argv, "--store", env["store"])
@@ -152,8 +165,12 @@ def test_verify_passes_then_catches_a_changed_file(capsys, env):
 
 @pytest.mark.s3
 def test_url_prints_an_absolute_url_that_downloads(capsys, env, s3_server, s3_bucket, monkeypatch):
-    for name, value in (("AWS_ACCESS_KEY_ID", s3_server.access_key), ("AWS_SECRET_ACCESS_KEY", s3_server.secret_key),
-                        ("AWS_REGION", s3_server.region), ("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", s3_server.access_key),
+        ("AWS_SECRET_ACCESS_KEY", s3_server.secret_key),
+        ("AWS_REGION", s3_server.region),
+        ("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url),
+    ):
         monkeypatch.setenv(name, value)
     store = f"s3://{s3_bucket}/team"
     report = published(capsys, {**env, "store": store})
@@ -204,8 +221,13 @@ def test_dataset_selection_takes_several_ids(capsys, env):
     document = published(capsys, env, "--dataset", "gold/notes", "platinum/scores", "--dataset", "gold/notes")
     assert [d["id"] for d in document["datasets"]] == ["gold/notes", "platinum/scores"]
     code, _, err = run(capsys, "publish", "--config", env["config"], "--store", env["store"], "--dataset", "gold/nope")
-    assert code == 1 and err == "scout: Dataset gold/nope is not defined in " + env["config"] + \
-        " (defined: gold/sales, gold/notes, platinum/scores)\n"
+    assert (
+        code == 1
+        and err
+        == "scout: Dataset gold/nope is not defined in "
+        + env["config"]
+        + " (defined: gold/sales, gold/notes, platinum/scores)\n"
+    )
 
 
 def test_ls_and_verify_read_an_original_format_manifest_with_a_warning(capsys, env):
@@ -218,8 +240,10 @@ def test_ls_and_verify_read_an_original_format_manifest_with_a_warning(capsys, e
     latest.write_text(json.dumps(doc, indent=2))
     code, out, err = run(capsys, "ls", "--store", env["store"])
     assert code == 0 and "gold/sales" in out
-    assert err == ("scout: warning: Manifest integrity has no method (original publisher format): "
-                   "manifest_sha256 was not verified\n")
+    assert err == (
+        "scout: warning: Manifest integrity has no method (original publisher format): "
+        "manifest_sha256 was not verified\n"
+    )
     code, out, err = run(capsys, "verify", "--store", env["store"])
     assert code == 0 and out.count("ok ") == 3 and "not verified" in err
 

@@ -53,9 +53,7 @@ TRICKY = pd.DataFrame(
     {
         "id": pd.Series(["00123", "0042", "A-1", None, "", "00000"], dtype=object),
         "big": pd.Series([2**63 - 1, 2**53 + 1, -(2**63), None, 0, 9007199254740993], dtype=object),
-        "text": pd.Series(
-            ["héllo 👋🏽", "שלום עולם", 'say "hi", ok', "l1\r\nl2\rl3\nl4", "", None], dtype=object
-        ),
+        "text": pd.Series(["héllo 👋🏽", "שלום עולם", 'say "hi", ok', "l1\r\nl2\rl3\nl4", "", None], dtype=object),
         "amount": [0.1, 1e-300, -2.5, np.inf, np.nan, 1.7976931348623157e308],
         "day": pd.Series(["2024-02-29", None, "0001-01-01", "9999-12-31", "1970-01-01", ""], dtype=object),
         "at": pd.Series(
@@ -91,8 +89,9 @@ def tricky_expected() -> pd.DataFrame:
         {
             "id": pd.array(["00123", "0042", "A-1", None, "", "00000"], dtype="string[pyarrow]"),
             "big": pd.array([2**63 - 1, 2**53 + 1, -(2**63), None, 0, 9007199254740993], dtype="Int64"),
-            "text": pd.array(["héllo 👋🏽", "שלום עולם", 'say "hi", ok', "l1\r\nl2\rl3\nl4", "", None],
-                             dtype="string[pyarrow]"),
+            "text": pd.array(
+                ["héllo 👋🏽", "שלום עולם", 'say "hi", ok', "l1\r\nl2\rl3\nl4", "", None], dtype="string[pyarrow]"
+            ),
             "amount": [0.1, 1e-300, -2.5, np.inf, np.nan, 1.7976931348623157e308],
             "day": pd.Series(
                 np.array(["2024-02-29", "NaT", "0001-01-01", "9999-12-31", "1970-01-01", "NaT"], dtype="datetime64[ms]")
@@ -130,8 +129,9 @@ def test_tricky_table_round_trips_identically_through_csv_and_parquet():
 
 
 def test_exact_bytes_of_the_dialect():
-    schema = TableSchema.of({"s": "string", "i": "integer", "n": "number", "b": "boolean", "d": "date",
-                             "t": "datetime"})
+    schema = TableSchema.of(
+        {"s": "string", "i": "integer", "n": "number", "b": "boolean", "d": "date", "t": "datetime"}
+    )
     frame = pd.DataFrame(
         {
             "s": ["a,b", "", None, 'q"', "x\ny"],
@@ -308,8 +308,9 @@ def test_guard_csv_formulas():
 @given(st.lists(st.one_of(st.none(), st.text(max_size=12)), max_size=25))
 def test_strings_round_trip(values):
     schema = TableSchema.of({"s": "string", "k": "integer", "t": "string"})
-    frame = pd.DataFrame({"s": pd.Series(values, dtype=object), "k": range(len(values)),
-                          "t": pd.Series(values[::-1], dtype=object)})
+    frame = pd.DataFrame(
+        {"s": pd.Series(values, dtype=object), "k": range(len(values)), "t": pd.Series(values[::-1], dtype=object)}
+    )
     csv, parquet, _ = write(frame, schema)
     loaded = both_reads(csv, parquet, schema)
     assert loaded["s"].tolist() == [pd.NA if v is None else v for v in values]
@@ -437,25 +438,36 @@ def test_postgres_result_chunks_round_trip(postgres_url):
 
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE TABLE t (code text, n bigint, price numeric(12,2), huge numeric(20,0), day date,"
-            " at timestamptz, local_at timestamp, ok boolean)"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO t VALUES"
-            " ('007', 9223372036854775807, 10.50, 9007199254740993, '2024-02-29', '2024-01-01 10:00+08',"
-            " '2024-01-01 10:00', true),"
-            " ('010', NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
-            " ('', -1, 0.10, 1, '0001-01-01', '1999-12-31 23:59:59.5+00', '1999-12-31 23:59:59', false)"
-        ))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE t (code text, n bigint, price numeric(12,2), huge numeric(20,0), day date,"
+                " at timestamptz, local_at timestamp, ok boolean)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO t VALUES"
+                " ('007', 9223372036854775807, 10.50, 9007199254740993, '2024-02-29', '2024-01-01 10:00+08',"
+                " '2024-01-01 10:00', true),"
+                " ('010', NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+                " ('', -1, 0.10, 1, '0001-01-01', '1999-12-31 23:59:59.5+00', '1999-12-31 23:59:59', false)"
+            )
+        )
     query = "SELECT *, sum(n) OVER () AS total FROM t ORDER BY code DESC"
     with engine.connect() as conn:
         chunks = list(pd.read_sql(sa.text(query), conn, chunksize=2, **READ_SQL_OPTIONS))
     engine.dispose()
     schema = infer_schema(chunks)
     assert schema.types == {
-        "code": "string", "n": "integer", "price": "number", "huge": "integer", "day": "date",
-        "at": "datetime", "local_at": "datetime", "ok": "boolean", "total": "integer",
+        "code": "string",
+        "n": "integer",
+        "price": "number",
+        "huge": "integer",
+        "day": "date",
+        "at": "datetime",
+        "local_at": "datetime",
+        "ok": "boolean",
+        "total": "integer",
     }
     csv, parquet, result = write(chunks, schema)
     loaded = both_reads(csv, parquet, schema)

@@ -102,8 +102,10 @@ def sql(engine, query: str) -> pd.DataFrame:
 def small(tmp_path_factory) -> dict:
     """Three builds at scale 0.1: a and b with seed 7, c with seed 8."""
     folder = tmp_path_factory.mktemp("small")
-    stats = {n: build_warehouse(folder / f"{n}.sqlite", seed=seed, scale=0.1)
-             for n, seed in zip("abc", (7, 7, 8), strict=True)}
+    stats = {
+        n: build_warehouse(folder / f"{n}.sqlite", seed=seed, scale=0.1)
+        for n, seed in zip("abc", (7, 7, 8), strict=True)
+    }
     return {n: (s, table_digests(s.path)) for n, s in stats.items()}
 
 
@@ -141,8 +143,17 @@ def test_failed_build_keeps_the_previous_warehouse_and_leaves_no_temp_file(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.sqlite"]
 
 
-@pytest.mark.parametrize("kwargs", [{"scale": 0}, {"scale": float("nan")}, {"seed": -1}, {"seed": 1.5},
-                                    {"days": 3}, {"start_date": datetime(2024, 7, 1)}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"scale": 0},
+        {"scale": float("nan")},
+        {"seed": -1},
+        {"seed": 1.5},
+        {"days": 3},
+        {"start_date": datetime(2024, 7, 1)},
+    ],
+)
 def test_bad_arguments_are_config_errors(tmp_path, kwargs):
     with pytest.raises(ConfigError):
         build_warehouse(tmp_path / "w.sqlite", **kwargs)
@@ -185,13 +196,19 @@ def test_warehouse_is_internally_consistent(engine):
 
 
 def test_distributions_are_retail_like_not_uniform(engine):
-    per_day = sql(engine, """SELECT c.day_of_week, c.is_payday, COUNT(*) * 1.0 / COUNT(DISTINCT t.store_id) AS n
+    per_day = sql(
+        engine,
+        """SELECT c.day_of_week, c.is_payday, COUNT(*) * 1.0 / COUNT(DISTINCT t.store_id) AS n
                              FROM transactions t JOIN calendar c ON c.date_key = t.date_key
-                             GROUP BY t.date_key, c.day_of_week, c.is_payday""")
+                             GROUP BY t.date_key, c.day_of_week, c.is_payday""",
+    )
     assert per_day[per_day.day_of_week == 6].n.mean() > 1.15 * per_day[per_day.day_of_week == 2].n.mean()
     assert per_day[per_day.is_payday == 1].n.mean() > 1.1 * per_day[per_day.is_payday == 0].n.mean()
-    hours = sql(engine, "SELECT hour_of_day, COUNT(*) AS n FROM transactions GROUP BY hour_of_day").set_index(
-        "hour_of_day").n
+    hours = (
+        sql(engine, "SELECT hour_of_day, COUNT(*) AS n FROM transactions GROUP BY hour_of_day")
+        .set_index("hour_of_day")
+        .n
+    )
     assert hours[7] > 1.5 * hours[14] and hours[18] > 2 * hours[21] and hours.index.min() >= 5
     units = sql(engine, "SELECT product_id, SUM(quantity) AS u FROM line_items GROUP BY product_id").u
     top = units.sort_values(ascending=False)
@@ -203,10 +220,17 @@ def test_distributions_are_retail_like_not_uniform(engine):
     payments = sql(engine, "SELECT payment_method, COUNT(*) AS n FROM transactions GROUP BY payment_method")
     share = payments.set_index("payment_method").n / payments.n.sum()
     assert share["cash"] > 0.5 and 0.03 < share["gcash"] < 0.3 and 0.05 < share["utang"] < 0.35
-    prices = sql(engine, """SELECT s.region, AVG(li.unit_price / p.srp) AS markup FROM line_items li
+    prices = (
+        sql(
+            engine,
+            """SELECT s.region, AVG(li.unit_price / p.srp) AS markup FROM line_items li
                            JOIN transactions t ON t.transaction_id = li.transaction_id
                            JOIN stores s ON s.store_id = t.store_id JOIN products p ON p.product_id = li.product_id
-                           GROUP BY s.region""").set_index("region").markup
+                           GROUP BY s.region""",
+        )
+        .set_index("region")
+        .markup
+    )
     assert prices["NCR"] > prices["Western Visayas"]
 
 
@@ -277,18 +301,25 @@ def test_basket_rules_are_real_association_rules(frames, engine):
     assert np.allclose(rules.confidence, rules.support / support_a, rtol=1e-3, atol=1e-6)
     assert np.allclose(rules.lift, rules.confidence / support_b, rtol=1e-3, atol=1e-4)
     reverse = rules.set_index(["consequent_sku", "antecedent_sku"]).pair_count
-    assert rules.set_index(["antecedent_sku", "consequent_sku"]).pair_count.sort_index().equals(
-        reverse.rename_axis(["antecedent_sku", "consequent_sku"]).sort_index())
+    assert (
+        rules.set_index(["antecedent_sku", "consequent_sku"])
+        .pair_count.sort_index()
+        .equals(reverse.rename_axis(["antecedent_sku", "consequent_sku"]).sort_index())
+    )
     # complements planted by the generator show up as strong rules
     strong = rules[rules.lift > 1.5]
     assert {("Coffee", "Bread & Pastries"), ("Beer", "Chips & Snacks")} <= set(
-        zip(strong.antecedent_category, strong.consequent_category, strict=True))
+        zip(strong.antecedent_category, strong.consequent_category, strict=True)
+    )
     # recount one pair independently
     top = rules.iloc[0]
-    count = sql(engine, f"""SELECT COUNT(*) AS n FROM line_items a
+    count = sql(
+        engine,
+        f"""SELECT COUNT(*) AS n FROM line_items a
         JOIN line_items b ON a.transaction_id = b.transaction_id
         JOIN products pa ON pa.product_id = a.product_id JOIN products pb ON pb.product_id = b.product_id
-        WHERE pa.sku = '{top.antecedent_sku}' AND pb.sku = '{top.consequent_sku}'""").n[0]
+        WHERE pa.sku = '{top.antecedent_sku}' AND pb.sku = '{top.consequent_sku}'""",
+    ).n[0]
     assert count == top.pair_count
 
 
@@ -321,20 +352,43 @@ def test_demographics_are_k_anonymous(frames, engine):
 def test_rolling_features_match_a_pandas_recomputation(frames, engine):
     features = frames["platinum/features_sales_7d"]
     store = features.store_code.iloc[len(features) // 2]
-    daily = sql(engine, f"""SELECT c.date_key, COALESCE(SUM(t.total_amount), 0) AS revenue,
+    daily = sql(
+        engine,
+        f"""SELECT c.date_key, COALESCE(SUM(t.total_amount), 0) AS revenue,
                                COUNT(t.transaction_id) AS transactions
                             FROM calendar c LEFT JOIN transactions t ON t.date_key = c.date_key
                              AND t.store_id = (SELECT store_id FROM stores WHERE store_code = '{store}')
-                            GROUP BY c.date_key ORDER BY c.date_key""")
+                            GROUP BY c.date_key ORDER BY c.date_key""",
+    )
     roll = daily.revenue.rolling(7)
-    daily = daily.assign(s=roll.sum(), m=roll.mean(), sd=roll.std(ddof=1), mn=roll.min(), mx=roll.max(),
-                         tx=daily.transactions.rolling(7).sum(), lag1=daily.revenue.shift(1),
-                         lag7=daily.revenue.shift(7), nxt=daily.revenue.shift(-1)).iloc[6:].reset_index(drop=True)
+    daily = (
+        daily.assign(
+            s=roll.sum(),
+            m=roll.mean(),
+            sd=roll.std(ddof=1),
+            mn=roll.min(),
+            mx=roll.max(),
+            tx=daily.transactions.rolling(7).sum(),
+            lag1=daily.revenue.shift(1),
+            lag7=daily.revenue.shift(7),
+            nxt=daily.revenue.shift(-1),
+        )
+        .iloc[6:]
+        .reset_index(drop=True)
+    )
     mine = features[features.store_code == store].reset_index(drop=True)
     assert list(mine.date_key) == list(daily.date_key)
-    for ours, theirs in [("revenue_7d_sum", "s"), ("revenue_7d_mean", "m"), ("revenue_7d_std", "sd"),
-                         ("revenue_7d_min", "mn"), ("revenue_7d_max", "mx"), ("revenue_lag_1d", "lag1"),
-                         ("revenue_lag_7d", "lag7"), ("revenue_next_1d", "nxt"), ("transactions_7d", "tx")]:
+    for ours, theirs in [
+        ("revenue_7d_sum", "s"),
+        ("revenue_7d_mean", "m"),
+        ("revenue_7d_std", "sd"),
+        ("revenue_7d_min", "mn"),
+        ("revenue_7d_max", "mx"),
+        ("revenue_lag_1d", "lag1"),
+        ("revenue_lag_7d", "lag7"),
+        ("revenue_next_1d", "nxt"),
+        ("transactions_7d", "tx"),
+    ]:
         assert np.allclose(mine[ours].astype(float), daily[theirs], atol=0.011, equal_nan=True), ours
     assert mine.revenue_next_1d.isna().sum() == 1 and mine.revenue_lag_7d.isna().sum() == 1
 
@@ -357,8 +411,11 @@ def test_segmentation_covers_every_customer_exactly_once(frames, engine):
     assert people.equals(again)
     assert ((people.segment_id == 0) == (people.frequency == 0)).all()
     assert set(people.segment_id) == set(range(len(LABELS) + 1))
-    profile = people[people.segment_id > 0].groupby("segment_label")[
-        ["frequency", "monetary", "utang_share", "basket_value", "recency_days"]].mean()
+    profile = (
+        people[people.segment_id > 0]
+        .groupby("segment_label")[["frequency", "monetary", "utang_share", "basket_value", "recency_days"]]
+        .mean()
+    )
     assert profile.frequency.idxmax() == profile.monetary.idxmax() == "Champion suki"
     assert profile.utang_share.idxmax() == "Utang-reliant"
     assert profile.basket_value.drop(["Champion suki", "Utang-reliant"]).idxmax() == "Stock-up"
@@ -376,15 +433,17 @@ def test_kmeans_is_deterministic_and_finds_separated_clusters():
     labels, found = kmeans(points, 3)
     again, _ = kmeans(points, 3)
     assert np.array_equal(labels, again)
-    assert all(len(set(labels[i * 50:(i + 1) * 50])) == 1 for i in range(3)) and len(set(labels)) == 3
+    assert all(len(set(labels[i * 50 : (i + 1) * 50])) == 1 for i in range(3)) and len(set(labels)) == 3
     assert np.allclose(np.sort(found, axis=0), np.sort(centers, axis=0), atol=0.5)
 
 
 def test_store_day_aggregates_scan_their_covering_index_and_product_mix_does_not(config, warehouse):
     queries = {d["id"]: d["query"] for d in config["datasets"] if "query" in d}
     with sqlite3.connect(warehouse) as db:
+
         def plan(dataset_id):
             return " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + queries[dataset_id]))
+
         for dataset_id in ("gold/txn_daily", "platinum/features_sales_7d", "platinum/store_perf"):
             assert "SCAN transactions USING COVERING INDEX ix_transactions_store_day" in plan(dataset_id), dataset_id
         assert "SCAN li" in plan("gold/product_mix") and "ix_transactions_store_day" not in plan("gold/product_mix")
@@ -443,8 +502,9 @@ def assert_same_frame(lite: pd.DataFrame, pg: pd.DataFrame, name: str) -> None:
         x, y = lite[column], pg[column]
         if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
             assert x.dtype.kind == y.dtype.kind, (name, column, x.dtype, y.dtype)
-            assert np.allclose(x.astype(float), pd.to_numeric(y).astype(float), atol=0.011, rtol=1e-6,
-                               equal_nan=True), (name, column)
+            assert np.allclose(
+                x.astype(float), pd.to_numeric(y).astype(float), atol=0.011, rtol=1e-6, equal_nan=True
+            ), (name, column)
         else:  # dates/timestamps arrive as objects from PostgreSQL and as ISO text from SQLite
             assert list(x.map(_text)) == list(y.map(_text)), (name, column)
 

@@ -25,8 +25,7 @@ def demo_built(tmp_path, monkeypatch, capsys):
     (tmp_path / "build").mkdir()
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "build")
-    assert main(["demo", "--store", str(tmp_path / "store"), "--scale", "0.05", "--json"]) == 0, \
-        capsys.readouterr().err
+    assert main(["demo", "--store", str(tmp_path / "store"), "--scale", "0.05", "--json"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     monkeypatch.chdir(tmp_path / "elsewhere")
     return tmp_path
@@ -59,8 +58,9 @@ def test_scout_publish_from_another_folder_uses_the_record(demo_built, capsys):
 def test_the_server_publisher_uses_the_record(demo_built, fake_clock):
     storage = storage_at(demo_built / "store")
     # the server's own root holds no warehouse: only the record can tell it where the demo is
-    publisher = ConfiguredPublisher(None, storage, clock=fake_clock,
-                                    demo_warehouse=demo_built / "elsewhere" / ".scout/demo/warehouse.sqlite")
+    publisher = ConfiguredPublisher(
+        None, storage, clock=fake_clock, demo_warehouse=demo_built / "elsewhere" / ".scout/demo/warehouse.sqlite"
+    )
     assert publisher.plan(["gold/txn_daily"]) == ["gold/txn_daily"] and len(publisher.plan(None)) == 9
     result = publisher(["platinum/store_perf"], lambda event: None)
     assert result.ok and [d.bytes_uploaded for d in result.datasets] == [0]
@@ -79,18 +79,26 @@ def test_without_a_record_the_error_names_where_it_looked(tmp_path, fake_clock):
 def test_a_record_whose_warehouse_is_gone_says_so(demo_built):
     storage = storage_at(demo_built / "store")
     (demo_built / "build" / ".scout" / "demo" / "warehouse.sqlite").unlink()
-    with pytest.raises(ConfigError, match=r"the demo warehouse .*warehouse.sqlite it names is missing; "
-                                          r"run `scout demo` again"):
+    with pytest.raises(
+        ConfigError,
+        match=r"the demo warehouse .*warehouse.sqlite it names is missing; "
+        r"run `scout demo` again",
+    ):
         recorded_demo_config(storage)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("{not json", "is not valid JSON"),
-    ('{"kind": "other"}', "is not a scout demo record"),
-    ('{"kind": "scout-demo", "warehouse": "/w.sqlite"}', "is not a valid scout demo record"),
-    ('{"kind": "scout-demo", "warehouse": "w.sqlite", "definitions": "/d.toml", "seed": 1, "scale": 1}',
-     "by absolute paths"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"kind": "other"}', "is not a scout demo record"),
+        ('{"kind": "scout-demo", "warehouse": "/w.sqlite"}', "is not a valid scout demo record"),
+        (
+            '{"kind": "scout-demo", "warehouse": "w.sqlite", "definitions": "/d.toml", "seed": 1, "scale": 1}',
+            "by absolute paths",
+        ),
+    ],
+)
 def test_a_damaged_record_is_a_one_line_config_error(tmp_path, text, problem):
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / RECORD_KEY).write_text(text)

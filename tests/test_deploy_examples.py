@@ -18,8 +18,13 @@ from scout_jupyter.server.ratelimit import parse_limit
 from scout_jupyter.server.schedule import parse_schedule
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
-CLASSES = {"JupyterHub": JupyterHub, "Spawner": Spawner, "SimpleLocalProcessSpawner": SimpleLocalProcessSpawner,
-           "Authenticator": Authenticator, "SharedPasswordAuthenticator": SharedPasswordAuthenticator}
+CLASSES = {
+    "JupyterHub": JupyterHub,
+    "Spawner": Spawner,
+    "SimpleLocalProcessSpawner": SimpleLocalProcessSpawner,
+    "Authenticator": Authenticator,
+    "SharedPasswordAuthenticator": SharedPasswordAuthenticator,
+}
 CREDENTIAL_NAMES = ("SCOUT_STORAGE_URL", "SCOUT_ACCESS_LOG_URL", "SCOUT_SIGNING_KEY_FILE", "AWS_", "SUPABASE_")
 
 
@@ -56,8 +61,11 @@ def test_the_hub_example_keeps_credentials_in_the_service(monkeypatch):
 
 
 def test_the_cron_line_publishes_daily_at_0215_utc():
-    lines = [line for line in (DEPLOY / "cron" / "scout-publish.cron").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (DEPLOY / "cron" / "scout-publish.cron").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert "CRON_TZ=UTC" in lines
     (job,) = [line for line in lines if "=" not in line.split()[0]]
     fields = job.split(None, 5)

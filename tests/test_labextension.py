@@ -87,8 +87,7 @@ def build_sdist_then_wheel(out: Path, no_node_env: dict[str, str]) -> Path:
         [sdist] = out.glob("scout_jupyter-*.tar.gz")
         run([uv, "build", "--wheel", "--out-dir", str(out), str(sdist)], cwd=out, env=no_node_env)
     else:  # pip alone: the wheel straight from the checkout (the sdist step needs uv or `build`)
-        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(REPO)],
-            cwd=REPO, env=env)
+        run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(out), str(REPO)], cwd=REPO, env=env)
     [wheel] = out.glob("scout_jupyter-*.whl")
     return wheel
 
@@ -112,20 +111,26 @@ def test_wheel_installs_without_node_and_both_extensions_are_enabled(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "SCOUT_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(PATH=path_without_node(tmp_path / "no-node"), HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
-               JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"), UV_CACHE_DIR=os.environ.get(
-                   "UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
-               PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")))
+    env.update(
+        PATH=path_without_node(tmp_path / "no-node"),
+        HOME=str(home),
+        JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
+        JUPYTER_DATA_DIR=str(home / ".local/share/jupyter"),
+        UV_CACHE_DIR=os.environ.get("UV_CACHE_DIR", str(Path.home() / ".cache" / "uv")),
+        PIP_CACHE_DIR=os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+    )
     assert shutil.which("node", path=env["PATH"]) is None
 
     wheel = build_sdist_then_wheel(tmp_path / "dist", env)
     names = set(zipfile.ZipFile(wheel).namelist())
     data = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.data/data"
-    for shipped in ("share/jupyter/labextensions/scout-jupyter/package.json",
-                    "share/jupyter/labextensions/scout-jupyter/install.json",
-                    "share/jupyter/labextensions/scout-jupyter/static/style.js",
-                    "share/jupyter/labextensions/scout-jupyter/schemas/scout-jupyter/plugin.json",
-                    "etc/jupyter/jupyter_server_config.d/scout_jupyter.json"):
+    for shipped in (
+        "share/jupyter/labextensions/scout-jupyter/package.json",
+        "share/jupyter/labextensions/scout-jupyter/install.json",
+        "share/jupyter/labextensions/scout-jupyter/static/style.js",
+        "share/jupyter/labextensions/scout-jupyter/schemas/scout-jupyter/plugin.json",
+        "etc/jupyter/jupyter_server_config.d/scout_jupyter.json",
+    ):
         assert f"{data}/{shipped}" in names, f"{shipped} missing from {wheel.name}"
     assert not any("node_modules" in n for n in names)
 

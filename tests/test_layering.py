@@ -29,9 +29,12 @@ def imported_modules(path: Path):
 
 
 def test_core_modules_do_not_import_ui_or_server_frameworks():
-    offenders = [f"{path.relative_to(PACKAGE)} imports {name}"
-                 for path in core_modules() for name in imported_modules(path)
-                 if name.split(".")[0] in FORBIDDEN]
+    offenders = [
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in core_modules()
+        for name in imported_modules(path)
+        if name.split(".")[0] in FORBIDDEN
+    ]
     assert offenders == []
 
 

@@ -57,11 +57,17 @@ def test_csv_through_a_streaming_store_is_typed_by_the_schema(store):
     entry = store.manifest.get("gold/txn_daily")
     preview = read_preview(tiny, entry, 2, None)
     assert preview.to_json() == {
-        "columns": [{"name": "date_key", "type": "date"}, {"name": "store_code", "type": "string"},
-                    {"name": "region", "type": "string"}, {"name": "revenue", "type": "number"},
-                    {"name": "transactions", "type": "integer"}],
+        "columns": [
+            {"name": "date_key", "type": "date"},
+            {"name": "store_code", "type": "string"},
+            {"name": "region", "type": "string"},
+            {"name": "revenue", "type": "number"},
+            {"name": "transactions", "type": "integer"},
+        ],
         "rows": [["2024-08-09", "0042", "NCR", 1520.5, 31], ["2024-08-09", "0107", "CALABARZON", 980.25, 22]],
-        "row_count": 3, "truncated": True}
+        "row_count": 3,
+        "truncated": True,
+    }
 
 
 def test_csv_reading_stops_after_the_rows_asked_for(tmp_path):
@@ -73,10 +79,18 @@ def test_csv_reading_stops_after_the_rows_asked_for(tmp_path):
     data = body.encode()
     key = "scout/v1/gold/big/big_2024-08-10.csv"
     store.storage.write(key, data)
-    entry = DatasetEntry(id="gold/big", latest_csv="/" + key, date="2024-08-10", row_count=400_000,
-                         sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
-                         last_modified="2024-08-10T02:15:00Z", description="big", update_frequency="daily",
-                         schema={"fields": [{"name": "id", "type": "integer"}, {"name": "label", "type": "string"}]})
+    entry = DatasetEntry(
+        id="gold/big",
+        latest_csv="/" + key,
+        date="2024-08-10",
+        row_count=400_000,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        last_modified="2024-08-10T02:15:00Z",
+        description="big",
+        update_frequency="daily",
+        schema={"fields": [{"name": "id", "type": "integer"}, {"name": "label", "type": "string"}]},
+    )
 
     class Counting(TinyChunks):
         def iter_bytes(self, key, *, start=0, end=None, chunk_size=64 * 1024):
@@ -97,8 +111,11 @@ def test_parquet_copy_is_preferred_and_columns_are_chosen(store):
     key = "scout/v1/platinum/store_perf/store_perf_2024-08-10.parquet"
     store.storage.write(key, sink.getvalue())
     entry = store.manifest.replace_entry(
-        "platinum/store_perf", latest_parquet="/" + key, parquet_sha256=hashlib.sha256(sink.getvalue()).hexdigest(),
-        parquet_size_bytes=len(sink.getvalue())).get("platinum/store_perf")
+        "platinum/store_perf",
+        latest_parquet="/" + key,
+        parquet_sha256=hashlib.sha256(sink.getvalue()).hexdigest(),
+        parquet_size_bytes=len(sink.getvalue()),
+    ).get("platinum/store_perf")
     for storage in (store.storage, TinyChunks(store.storage)):  # in place, and fetched
         preview = read_preview(storage, entry, 10, ["revenue_rank"])
         assert preview.to_json()["columns"] == [{"name": "revenue_rank", "type": "integer"}]
@@ -123,9 +140,17 @@ def test_quoted_newlines_do_not_cut_rows_short(tmp_path):
     data = b'id,note\n1,"first\nsecond\nthird"\n2,plain\n3,"x\ny"\n4,last\n'
     key = "scout/v1/gold/notes/notes_2024-08-10.csv"
     store.storage.write(key, data)
-    entry = DatasetEntry(id="gold/notes", latest_csv="/" + key, date="2024-08-10", row_count=4,
-                         sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
-                         last_modified="2024-08-10T02:15:00Z", description="notes", update_frequency="daily",
-                         schema={"fields": [{"name": "id", "type": "integer"}, {"name": "note", "type": "string"}]})
+    entry = DatasetEntry(
+        id="gold/notes",
+        latest_csv="/" + key,
+        date="2024-08-10",
+        row_count=4,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        last_modified="2024-08-10T02:15:00Z",
+        description="notes",
+        update_frequency="daily",
+        schema={"fields": [{"name": "id", "type": "integer"}, {"name": "note", "type": "string"}]},
+    )
     preview = read_preview(TinyChunks(store.storage), entry, 3, None)
     assert preview.rows == [[1, "first\nsecond\nthird"], [2, "plain"], [3, "x\ny"]] and preview.truncated

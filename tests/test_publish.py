@@ -49,8 +49,10 @@ def assert_store_matches(storage, manifest: Manifest) -> None:
         data = storage.read_bytes(entry.csv_key)
         assert (len(data), hashlib.sha256(data).hexdigest()) == (entry.size_bytes, entry.sha256), entry.id
         parquet = storage.read_bytes(entry.parquet_key)
-        assert (len(parquet), hashlib.sha256(parquet).hexdigest()) == (entry.parquet_size_bytes,
-                                                                       entry.parquet_sha256), entry.id
+        assert (len(parquet), hashlib.sha256(parquet).hexdigest()) == (
+            entry.parquet_size_bytes,
+            entry.parquet_sha256,
+        ), entry.id
 
 
 def test_first_publish_writes_files_manifest_and_snapshot(config, storage, fake_clock):
@@ -68,15 +70,20 @@ def test_first_publish_writes_files_manifest_and_snapshot(config, storage, fake_
     with sqlite3.connect(config.source_url.removeprefix("sqlite:///")) as db:
         (groups,) = db.execute("SELECT COUNT(*) FROM (SELECT 1 FROM sales GROUP BY day, store)").fetchone()
     assert sales.row_count == groups == result.dataset("gold/sales").row_count
-    assert sales.schema == {"fields": [{"name": "date_key", "type": "date"}, {"name": "store", "type": "string"},
-                                       {"name": "revenue", "type": "number"}, {"name": "lines", "type": "integer"}]}
+    assert sales.schema == {
+        "fields": [
+            {"name": "date_key", "type": "date"},
+            {"name": "store", "type": "string"},
+            {"name": "revenue", "type": "number"},
+            {"name": "lines", "type": "integer"},
+        ]
+    }
     schema = TableSchema.from_json(sales.schema)
     from_csv = read_csv(storage.read_bytes(sales.csv_key), schema)
     assert from_csv.equals(read_parquet(storage.read_bytes(sales.parquet_key), schema))
     assert list(from_csv["store"][:2]) == ["0000", "0001"]  # leading zeros kept
     # the snapshot of this publish holds the same manifest
-    assert storage.read_bytes("scout/v1/manifests/2024-08-10T021500Z.json") == storage.read_bytes(
-        latest_manifest_key())
+    assert storage.read_bytes("scout/v1/manifests/2024-08-10T021500Z.json") == storage.read_bytes(latest_manifest_key())
     assert result.snapshots == ("/scout/v1/manifests/2024-08-10T021500Z.json",)
     assert not storage.exists("scout/v1/manifests/.publish.lock")
     # events: every dataset exported, uploaded, verified; the manifest once, last
@@ -132,9 +139,11 @@ def test_same_day_republish_with_changed_data_takes_a_new_revision(config, stora
 def test_schema_versions_bump_minor_and_major(config, storage, fake_clock, warehouse, tmp_path):
     publish(config, storage, clock=fake_clock)
     text = (warehouse / "datasets.toml").read_text()
-    steps = [("SELECT id, note, code FROM notes", "SELECT id, note, code, 1 AS extra FROM notes", "1.1.0"),
-             ("SELECT id, note, code, 1 AS extra FROM notes", "SELECT id, note, 1 AS extra FROM notes", "2.0.0"),
-             ("SELECT id, note, 1 AS extra FROM notes", "SELECT id, note, 'x' AS extra FROM notes", "3.0.0")]
+    steps = [
+        ("SELECT id, note, code FROM notes", "SELECT id, note, code, 1 AS extra FROM notes", "1.1.0"),
+        ("SELECT id, note, code, 1 AS extra FROM notes", "SELECT id, note, 1 AS extra FROM notes", "2.0.0"),
+        ("SELECT id, note, 1 AS extra FROM notes", "SELECT id, note, 'x' AS extra FROM notes", "3.0.0"),
+    ]
     for old, new, expected in steps:
         text = text.replace(old, new)
         (warehouse / "datasets.toml").write_text(text)
@@ -149,9 +158,17 @@ def test_next_schema_version_rules():
     old = TableSchema.of({"a": "integer", "b": "string"})
     from scout_jupyter.manifest import DatasetEntry
 
-    entry = DatasetEntry(id="gold/x", latest_csv="/x.csv", date="2024-08-10", row_count=1, sha256="0" * 64,
-                         size_bytes=1, last_modified="2024-08-10T00:00:00.000Z", schema_version="1.4.2",
-                         schema=old.to_json())
+    entry = DatasetEntry(
+        id="gold/x",
+        latest_csv="/x.csv",
+        date="2024-08-10",
+        row_count=1,
+        sha256="0" * 64,
+        size_bytes=1,
+        last_modified="2024-08-10T00:00:00.000Z",
+        schema_version="1.4.2",
+        schema=old.to_json(),
+    )
     assert next_schema_version(None, old) == "1.0.0"
     assert next_schema_version(entry, old) == "1.4.3"
     assert next_schema_version(entry, TableSchema.of({"a": "integer", "b": "string", "c": "date"})) == "1.5.0"
@@ -169,9 +186,9 @@ def test_guard_csv_formulas(warehouse, request, tmp_path, fake_clock, guard, kin
     entry = manifest_of(storage).get("gold/notes")
     lines = storage.read_bytes(entry.csv_key).decode().splitlines()
     if guard:
-        assert lines[2] == "2,\"'=HYPERLINK(\"\"http://x\"\")\",010" and lines[3] == "3,'-5 is text,"
+        assert lines[2] == '2,"\'=HYPERLINK(""http://x"")",010' and lines[3] == "3,'-5 is text,"
     else:
-        assert lines[2] == "2,\"=HYPERLINK(\"\"http://x\"\")\",010" and lines[3] == "3,-5 is text,"
+        assert lines[2] == '2,"=HYPERLINK(""http://x"")",010' and lines[3] == "3,-5 is text,"
     assert lines[1] == "1,plain,007"  # numbers and plain text never touched
     frame = read_parquet(storage.read_bytes(entry.parquet_key), TableSchema.from_json(entry.schema))
     assert frame["note"][1] == ("'" if guard else "") + '=HYPERLINK("http://x")'
@@ -298,9 +315,13 @@ def test_unchanged_sqlite_source_is_not_queried_again(config, storage, fake_cloc
     again = publish(config, storage, clock=fake_clock, on_progress=events.append)
     assert calls == [] and again.bytes_uploaded == 0 and not again.manifest_changed
     assert [(d.state, d.row_count, d.sha256) for d in again.datasets] == [
-        ("unchanged", d.row_count, d.sha256) for d in first.datasets]
-    assert {(e.step, e.state) for e in events if e.dataset} == {("export", "skipped"), ("upload", "skipped"),
-                                                               ("verify", "skipped")}
+        ("unchanged", d.row_count, d.sha256) for d in first.datasets
+    ]
+    assert {(e.step, e.state) for e in events if e.dataset} == {
+        ("export", "skipped"),
+        ("upload", "skipped"),
+        ("verify", "skipped"),
+    }
     monkeypatch.undo()
     forced = publish(config, storage, clock=fake_clock, force=True)  # runs the queries; still uploads nothing
     assert forced.bytes_uploaded == 0 and [d.state for d in forced.datasets] == ["unchanged"] * 3
@@ -330,8 +351,11 @@ def test_an_unrelated_source_change_re_exports_once_then_skips_again(config, sto
     assert storage.read_bytes(latest_manifest_key()) == before  # same data: same manifest
     events.clear()
     publish(config, storage, clock=fake_clock, on_progress=events.append)  # and now the state knows
-    assert {(e.step, e.state) for e in events if e.dataset} == {("export", "skipped"), ("upload", "skipped"),
-                                                               ("verify", "skipped")}
+    assert {(e.step, e.state) for e in events if e.dataset} == {
+        ("export", "skipped"),
+        ("upload", "skipped"),
+        ("verify", "skipped"),
+    }
 
 
 def test_a_publisher_whose_lock_was_taken_over_stops_before_the_manifest(config, storage, fake_clock):

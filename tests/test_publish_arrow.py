@@ -76,13 +76,25 @@ FIDELITY_ROWS = [
 
 
 def test_fidelity_values_give_identical_bytes_both_ways(tmp_path, track_paths):
-    engine = sqlite_engine(tmp_path / "w.sqlite", "CREATE TABLE t (code TEXT, big INTEGER, qty INTEGER, price REAL, "
-                           "whole REAL, note TEXT, day TEXT, at TEXT, flag TEXT)", FIDELITY_ROWS)
+    engine = sqlite_engine(
+        tmp_path / "w.sqlite",
+        "CREATE TABLE t (code TEXT, big INTEGER, qty INTEGER, price REAL, "
+        "whole REAL, note TEXT, day TEXT, at TEXT, flag TEXT)",
+        FIDELITY_ROWS,
+    )
     exported = both(engine, tmp_path, "SELECT * FROM t ORDER BY rowid")
     assert track_paths == ["adbc"]
-    assert exported.schema.types == {"code": "string", "big": "integer", "qty": "integer", "price": "number",
-                                     "whole": "integer", "note": "string", "day": "date", "at": "datetime",
-                                     "flag": "boolean"}
+    assert exported.schema.types == {
+        "code": "string",
+        "big": "integer",
+        "qty": "integer",
+        "price": "number",
+        "whole": "integer",
+        "note": "string",
+        "day": "date",
+        "at": "datetime",
+        "flag": "boolean",
+    }
     frame = read_csv(exported.csv_path, exported.schema)
     assert frame["code"].tolist() == ["007", "010", "0", "00123"]
     assert frame["big"].tolist() == [2**63 - 1, 2**53 + 1, -(2**63), 9007199254740993]
@@ -110,12 +122,15 @@ def test_whole_reals_with_nulls_follow_the_per_chunk_rule(tmp_path):
     engine.dispose()
 
 
-@pytest.mark.parametrize("rows", [
-    [(1, "a"), (2, 0.3333333333333333)],  # a REAL in a text column: the driver writes 3.333333e-01
-    [(1, "a"), (2, b"\xff\xfe")],  # a BLOB that is no UTF-8 in a text column
-    [(1, b"bytes"), (2, b"more")],  # a BLOB column
-    [(i, i) for i in range(5)] + [(5, "x")],  # typed INT64 from the first batch, then a text
-])
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [(1, "a"), (2, 0.3333333333333333)],  # a REAL in a text column: the driver writes 3.333333e-01
+        [(1, "a"), (2, b"\xff\xfe")],  # a BLOB that is no UTF-8 in a text column
+        [(1, b"bytes"), (2, b"more")],  # a BLOB column
+        [(i, i) for i in range(5)] + [(5, "x")],  # typed INT64 from the first batch, then a text
+    ],
+)
 def test_values_adbc_delivers_differently_fall_back_to_sqlalchemy(tmp_path, track_paths, rows):
     engine = sqlite_engine(tmp_path / "w.sqlite", "CREATE TABLE t (id INTEGER, v)", rows)
     exported = both(engine, tmp_path, "SELECT * FROM t ORDER BY id", chunk_size=2)
@@ -189,21 +204,38 @@ def test_the_demo_datasets_give_identical_bytes_when_both_sqlite_engines_round_a
 def test_postgres_typed_columns_give_identical_bytes_both_ways(postgres_url, tmp_path, track_paths):
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "CREATE TABLE t (code text, n bigint, small int, price numeric(12,2), whole numeric(20,0), r real,"
-            " d double precision, day date, at timestamptz, local_at timestamp, ok boolean, v varchar(5))"))
-        conn.execute(sa.text(
-            "INSERT INTO t SELECT lpad(g::text, 5, '0'),"
-            " CASE WHEN g % 7 = 0 THEN NULL ELSE g::bigint * 1000003 END,"
-            " g % 100, g * 1.25, CASE WHEN g % 5 = 0 THEN NULL ELSE g END, g / 3.0, g * 0.1, DATE '2024-01-01' + g,"
-            " TIMESTAMPTZ '2024-01-01 10:00+08' + g * INTERVAL '1 minute', TIMESTAMP '1999-12-31 23:59:59.5',"
-            " CASE WHEN g % 3 = 0 THEN NULL ELSE g % 2 = 0 END, CASE WHEN g % 4 = 0 THEN '' ELSE 'x' END"
-            " FROM generate_series(1, 2500) AS g"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE t (code text, n bigint, small int, price numeric(12,2), whole numeric(20,0), r real,"
+                " d double precision, day date, at timestamptz, local_at timestamp, ok boolean, v varchar(5))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO t SELECT lpad(g::text, 5, '0'),"
+                " CASE WHEN g % 7 = 0 THEN NULL ELSE g::bigint * 1000003 END,"
+                " g % 100, g * 1.25, CASE WHEN g % 5 = 0 THEN NULL ELSE g END, g / 3.0, g * 0.1, DATE '2024-01-01' + g,"
+                " TIMESTAMPTZ '2024-01-01 10:00+08' + g * INTERVAL '1 minute', TIMESTAMP '1999-12-31 23:59:59.5',"
+                " CASE WHEN g % 3 = 0 THEN NULL ELSE g % 2 = 0 END, CASE WHEN g % 4 = 0 THEN '' ELSE 'x' END"
+                " FROM generate_series(1, 2500) AS g"
+            )
+        )
     exported = both(engine, tmp_path, "SELECT * FROM t ORDER BY code", chunk_size=1000)
     assert track_paths == ["adbc"]
     assert exported.schema.types == {
-        "code": "string", "n": "integer", "small": "integer", "price": "number", "whole": "integer", "r": "number",
-        "d": "number", "day": "date", "at": "datetime", "local_at": "datetime", "ok": "boolean", "v": "string"}
+        "code": "string",
+        "n": "integer",
+        "small": "integer",
+        "price": "number",
+        "whole": "integer",
+        "r": "number",
+        "d": "number",
+        "day": "date",
+        "at": "datetime",
+        "local_at": "datetime",
+        "ok": "boolean",
+        "v": "string",
+    }
     unsafe = both(engine, tmp_path / "u", "SELECT code, INTERVAL '1 day' * small AS span FROM t ORDER BY code")
     assert track_paths == ["adbc", "fallback"] and unsafe.row_count == 2500
     engine.dispose()
@@ -226,8 +258,6 @@ def test_the_demo_datasets_give_identical_bytes_from_postgresql(postgres_url, tm
     engine.dispose()
 
 
-
-
 def test_big_integers_next_to_a_null_stay_exact_through_adbc(tmp_path):
     """The one known difference, and it is a fix: pandas reads an INTEGER chunk holding a NULL
     as float64, so the SQLAlchemy path publishes 2**53 + 1 as 9007199254740992 (a pre-existing
@@ -235,8 +265,9 @@ def test_big_integers_next_to_a_null_stay_exact_through_adbc(tmp_path):
     a changed fingerprint (the code and reader are in it), so they publish as a new version."""
     engine = sqlite_engine(tmp_path / "w.sqlite", "CREATE TABLE t (v INTEGER)", [(2**53 + 1,), (None,)])
     adbc = export_dataset(engine, definition("SELECT v FROM t ORDER BY rowid"), tmp_path / "a", chunk_size=10)
-    plain = export_dataset(engine, definition("SELECT v FROM t ORDER BY rowid"), tmp_path / "s", chunk_size=10,
-                           reader="sqlalchemy")
+    plain = export_dataset(
+        engine, definition("SELECT v FROM t ORDER BY rowid"), tmp_path / "s", chunk_size=10, reader="sqlalchemy"
+    )
     assert adbc.schema.types == plain.schema.types == {"v": "integer"}
     assert adbc.csv_path.read_bytes() == b"v\n9007199254740993\n\n"
     assert plain.csv_path.read_bytes() == b"v\n9007199254740992\n\n"
@@ -251,9 +282,10 @@ def test_the_reader_option_is_validated_and_sqlalchemy_never_takes_the_adbc_path
 
     engine = sqlite_engine(tmp_path / "w.sqlite", "CREATE TABLE t (id INTEGER, v TEXT)", [(1, "007")])
     engine.dispose()
-    document = {"source": {"url": f"sqlite:///{tmp_path / 'w.sqlite'}"},
-                "datasets": [{"id": "gold/t", "description": "t", "update_frequency": "daily",
-                              "query": "SELECT * FROM t"}]}
+    document = {
+        "source": {"url": f"sqlite:///{tmp_path / 'w.sqlite'}"},
+        "datasets": [{"id": "gold/t", "description": "t", "update_frequency": "daily", "query": "SELECT * FROM t"}],
+    }
     with pytest.raises(ConfigError, match='reader must be "auto" or "sqlalchemy"'):
         parse_config({**document, "publish": {"reader": "adbc"}})
     plain = parse_config({**document, "publish": {"reader": "sqlalchemy"}})

@@ -59,8 +59,12 @@ def test_source_override_and_absolute_urls(tmp_path):
 
 
 def test_publish_section_options(tmp_path):
-    text = GOOD.replace("[[datasets]]", "[publish]\nnamespaces = [\"scout/v1\", \"scout/v2\"]\n"
-                        "guard_csv_formulas = true\nchunk_size = 10\nworkers = 3\n\n[[datasets]]", 1)
+    text = GOOD.replace(
+        "[[datasets]]",
+        '[publish]\nnamespaces = ["scout/v1", "scout/v2"]\n'
+        "guard_csv_formulas = true\nchunk_size = 10\nworkers = 3\n\n[[datasets]]",
+        1,
+    )
     config = load_config(write(tmp_path, text))
     assert config.namespaces == ("scout/v1", "scout/v2")
     assert config.guard_csv_formulas is True and config.chunk_size == 10 and config.workers == 3
@@ -73,19 +77,30 @@ def test_select_keeps_config_order_and_rejects_unknown_ids(tmp_path):
         config.select(["gold/nope"])
 
 
-@pytest.mark.parametrize("change, message", [
-    (('id = "gold/txn_daily"', 'id = "Gold/Txn"'), r"dataset #1: Invalid dataset id Gold/Txn"),
-    (('update_frequency = "daily"', 'update_frequency = "sometimes"'),
-     r"\(gold/txn_daily\): update_frequency must be one of hourly, daily, weekly, monthly"),
-    (('query = "SELECT 1 AS x"', 'query = "SELECT 1 AS x"\ncallable = "a.b:c"'), r"exactly one of query and callable"),
-    (('query = "SELECT 1 AS x"', ''), r"\(gold/txn_daily\): give exactly one of query and callable"),
-    (('id = "platinum/store_perf"', 'id = "gold/txn_daily"'), r"dataset gold/txn_daily is defined twice"),
-    (('callable = "tests.test_publish_support:scores"', 'callable = "not a callable"'), r"callable must look like"),
-    (('materialize = "platinum_store_perf"', 'materialize = "x; DROP TABLE y"'), r"materialize must be a table name"),
-    (('url = "sqlite:///data/warehouse.sqlite"', 'url = "::::"'), r"not a database URL"),
-    (('[source]', '[sauce]'), r"unknown section\(s\) sauce"),
-    (('description = "Daily"', 'descripton = "Daily"'), r"unknown field\(s\) descripton"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('id = "gold/txn_daily"', 'id = "Gold/Txn"'), r"dataset #1: Invalid dataset id Gold/Txn"),
+        (
+            ('update_frequency = "daily"', 'update_frequency = "sometimes"'),
+            r"\(gold/txn_daily\): update_frequency must be one of hourly, daily, weekly, monthly",
+        ),
+        (
+            ('query = "SELECT 1 AS x"', 'query = "SELECT 1 AS x"\ncallable = "a.b:c"'),
+            r"exactly one of query and callable",
+        ),
+        (('query = "SELECT 1 AS x"', ""), r"\(gold/txn_daily\): give exactly one of query and callable"),
+        (('id = "platinum/store_perf"', 'id = "gold/txn_daily"'), r"dataset gold/txn_daily is defined twice"),
+        (('callable = "tests.test_publish_support:scores"', 'callable = "not a callable"'), r"callable must look like"),
+        (
+            ('materialize = "platinum_store_perf"', 'materialize = "x; DROP TABLE y"'),
+            r"materialize must be a table name",
+        ),
+        (('url = "sqlite:///data/warehouse.sqlite"', 'url = "::::"'), r"not a database URL"),
+        (("[source]", "[sauce]"), r"unknown section\(s\) sauce"),
+        (('description = "Daily"', 'descripton = "Daily"'), r"unknown field\(s\) descripton"),
+    ],
+)
 def test_mistakes_name_the_file_and_the_entry(tmp_path, change, message):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(ConfigError, match=message) as info:
@@ -94,15 +109,18 @@ def test_mistakes_name_the_file_and_the_entry(tmp_path, change, message):
     assert "\n" not in info.value.message
 
 
-@pytest.mark.parametrize("publish, message", [
-    ('namespaces = []', "namespaces must be a non-empty list"),
-    ('namespaces = ["../etc"]', "bad namespace"),
-    ('namespaces = ["scout/v1", "scout/v1"]', "listed twice"),
-    ('guard_csv_formulas = "yes"', "guard_csv_formulas must be true or false"),
-    ('chunk_size = 0', "chunk_size must be an integer"),
-    ('workers = 0', "workers must be an integer in 1..32"),
-    ('turbo = true', r"unknown \[publish\] option"),
-])
+@pytest.mark.parametrize(
+    "publish, message",
+    [
+        ("namespaces = []", "namespaces must be a non-empty list"),
+        ('namespaces = ["../etc"]', "bad namespace"),
+        ('namespaces = ["scout/v1", "scout/v1"]', "listed twice"),
+        ('guard_csv_formulas = "yes"', "guard_csv_formulas must be true or false"),
+        ("chunk_size = 0", "chunk_size must be an integer"),
+        ("workers = 0", "workers must be an integer in 1..32"),
+        ("turbo = true", r"unknown \[publish\] option"),
+    ],
+)
 def test_publish_section_mistakes(tmp_path, publish, message):
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, f"[publish]\n{publish}\n" + GOOD))

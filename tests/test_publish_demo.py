@@ -20,9 +20,15 @@ from scout_jupyter.storage.local import LocalStorage
 
 #: DESIGN.md's table: rows at scale 1.
 DESIGN_ROWS = {
-    "gold/txn_daily": 15_000, "gold/product_mix": 50_000, "gold/basket_patterns": 5_000,
-    "gold/substitution_flows": 2_000, "gold/request_behavior": 20_000, "gold/demographics": 500,
-    "platinum/features_sales_7d": 10_000, "platinum/store_perf": 200, "platinum/customer_segments": 1_000,
+    "gold/txn_daily": 15_000,
+    "gold/product_mix": 50_000,
+    "gold/basket_patterns": 5_000,
+    "gold/substitution_flows": 2_000,
+    "gold/request_behavior": 20_000,
+    "gold/demographics": 500,
+    "platinum/features_sales_7d": 10_000,
+    "platinum/store_perf": 200,
+    "platinum/customer_segments": 1_000,
 }
 
 

@@ -15,8 +15,10 @@ from scout_jupyter.publish.export import describe_error, export_dataset, query_c
 
 from .test_publish_support import build_small_warehouse
 
-QUERY = "SELECT day AS date_key, store, SUM(amount) AS revenue, COUNT(*) AS lines FROM sales GROUP BY day, store " \
-        "ORDER BY day, store"  # 63 rows
+QUERY = (
+    "SELECT day AS date_key, store, SUM(amount) AS revenue, COUNT(*) AS lines FROM sales GROUP BY day, store "
+    "ORDER BY day, store"
+)  # 63 rows
 
 
 @pytest.fixture
@@ -56,8 +58,9 @@ def test_a_full_first_chunk_goes_to_the_spool(engine, tmp_path):
 
 
 def test_a_short_chunk_followed_by_more_is_spooled_with_it(engine, tmp_path):
-    mixed = export_dataset(engine, definition(callable="tests.test_publish_export:short_then_more"),
-                           tmp_path / "mixed", chunk_size=1_000)
+    mixed = export_dataset(
+        engine, definition(callable="tests.test_publish_export:short_then_more"), tmp_path / "mixed", chunk_size=1_000
+    )
     plain = export_dataset(engine, definition(), tmp_path / "plain", chunk_size=1_000, reader="sqlalchemy")
     assert mixed.spooled and [len(c) for c in mixed.chunks()] == [5, 58]
     assert mixed.csv_path.read_bytes() == plain.csv_path.read_bytes()

@@ -35,9 +35,20 @@ def build(folder: Path, rows: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(folder / "big.sqlite") as db:
         db.execute("CREATE TABLE big (id INTEGER, code TEXT, label TEXT, amount REAL, day TEXT, at TEXT)")
-        db.executemany("INSERT INTO big VALUES (?, ?, ?, ?, ?, ?)", (
-            (i, f"{i % 9973:06d}", f"label number {i} with some text, quoted \"x\"", i * 0.37,
-             f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}", f"2024-08-10T{i % 24:02d}:15:00Z") for i in range(rows)))
+        db.executemany(
+            "INSERT INTO big VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    i,
+                    f"{i % 9973:06d}",
+                    f'label number {i} with some text, quoted "x"',
+                    i * 0.37,
+                    f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    f"2024-08-10T{i % 24:02d}:15:00Z",
+                )
+                for i in range(rows)
+            ),
+        )
     (folder / "datasets.toml").write_text(TOML)
     return folder / "datasets.toml"
 
@@ -56,8 +67,17 @@ def child(config_path: str, store: str) -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     peak = _status_kb("VmHWM")  # not ru_maxrss: that one includes the parent's RSS at the fork
-    print(json.dumps({"rows": result.datasets[0].row_count, "ok": result.ok, "rss_mb": (peak - base) / 1024,
-                      "traced_mb": traced_peak / 2**20, "csv_mb": _csv_mb(store)}))
+    print(
+        json.dumps(
+            {
+                "rows": result.datasets[0].row_count,
+                "ok": result.ok,
+                "rss_mb": (peak - base) / 1024,
+                "traced_mb": traced_peak / 2**20,
+                "csv_mb": _csv_mb(store),
+            }
+        )
+    )
 
 
 def _status_kb(field: str) -> int:

@@ -93,8 +93,9 @@ def test_kill_9_mid_publish_then_stale_lock_recovery(backend, config, fake_clock
     change_sales(config)
     ctx = spawn()
     events = ctx.Queue()
-    child = ctx.Process(target=publish_worker,
-                        args=(str(config.path), backend.url, backend.env, "hang", None, None, events))
+    child = ctx.Process(
+        target=publish_worker, args=(str(config.path), backend.url, backend.env, "hang", None, None, events)
+    )
     child.start()
     try:
         what, key = events.get(timeout=120)
@@ -138,9 +139,12 @@ def test_two_publisher_threads_one_gets_publish_in_progress(backend, config, fak
 def test_two_publisher_processes_race(backend, config):
     ctx = spawn()
     barrier, go, results = ctx.Barrier(2), ctx.Event(), ctx.Queue()
-    children = [ctx.Process(target=publish_worker,
-                            args=(str(config.path), backend.url, backend.env, "race", barrier, go, results))
-                for _ in range(2)]
+    children = [
+        ctx.Process(
+            target=publish_worker, args=(str(config.path), backend.url, backend.env, "race", barrier, go, results)
+        )
+        for _ in range(2)
+    ]
     for child in children:
         child.start()
     try:
@@ -231,5 +235,3 @@ def test_s3_server_503s_are_retried(request, tmp_path, fake_clock, config):
     result = publish(config, backend.storage, clock=fake_clock)
     assert result.ok and len(fake_clock.sleeps) >= 3
     assert_valid_and_complete(backend.storage)
-
-

@@ -50,18 +50,27 @@ def build_small_warehouse(folder: Path, *, rows: int = 600, notes: list[tuple] |
         path.unlink()
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE sales (day TEXT, store TEXT, amount REAL)")
-        db.executemany("INSERT INTO sales VALUES (?, ?, ?)",
-                       [(f"2024-08-{1 + i % 9:02d}", f"{i % 7:04d}", round(10 + (i * 37 % 101) / 4, 2))
-                        for i in range(rows)])
+        db.executemany(
+            "INSERT INTO sales VALUES (?, ?, ?)",
+            [(f"2024-08-{1 + i % 9:02d}", f"{i % 7:04d}", round(10 + (i * 37 % 101) / 4, 2)) for i in range(rows)],
+        )
         db.execute("CREATE TABLE notes (id INTEGER, note TEXT, code TEXT)")
-        db.executemany("INSERT INTO notes VALUES (?, ?, ?)", notes or [
-            (1, "plain", "007"), (2, "=HYPERLINK(\"http://x\")", "010"), (3, "-5 is text", None),
-            (4, "comma, and \"quote\"", "100")])
+        db.executemany(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            notes
+            or [
+                (1, "plain", "007"),
+                (2, '=HYPERLINK("http://x")', "010"),
+                (3, "-5 is text", None),
+                (4, 'comma, and "quote"', "100"),
+            ],
+        )
     return path
 
 
-def write_small_config(folder: Path, *, chunk_size: int = 100, guard: bool = False,
-                       namespaces: list[str] | None = None) -> Path:
+def write_small_config(
+    folder: Path, *, chunk_size: int = 100, guard: bool = False, namespaces: list[str] | None = None
+) -> Path:
     ns = "namespaces = [" + ", ".join(f'"{n}"' for n in namespaces) + "]" if namespaces else ""
     path = folder / "datasets.toml"
     path.write_text(SMALL_TOML.format(chunk_size=chunk_size, guard=str(guard).lower(), namespaces=ns))
@@ -70,8 +79,9 @@ def write_small_config(folder: Path, *, chunk_size: int = 100, guard: bool = Fal
 
 def scores(connection):
     """A callable dataset: yields two chunks built from the warehouse."""
-    frame = pd.read_sql("SELECT store, COUNT(*) AS n, AVG(amount) AS mean FROM sales GROUP BY store ORDER BY store",
-                        connection)
+    frame = pd.read_sql(
+        "SELECT store, COUNT(*) AS n, AVG(amount) AS mean FROM sales GROUP BY store ORDER BY store", connection
+    )
     half = len(frame) // 2
     yield frame.iloc[:half].assign(top=lambda f: f["n"] > 80)
     yield frame.iloc[half:].assign(top=lambda f: f["n"] > 80)
@@ -274,9 +284,19 @@ def make_backend(kind: str, request, tmp_path: Path, clock) -> Backend:
     server = request.getfixturevalue("s3_server")
     bucket = request.getfixturevalue("s3_bucket")
     url = f"s3://{bucket}/data"
-    storage = S3Storage(url, clock=clock, retry=RetryPolicy(sleep=clock.sleep, rng=random.Random(3)),
-                        endpoint_url=server.endpoint_url, region=server.region, access_key=server.access_key,
-                        secret_key=server.secret_key)
-    env = {"AWS_ENDPOINT_URL_S3": server.endpoint_url, "AWS_ACCESS_KEY_ID": server.access_key,
-           "AWS_SECRET_ACCESS_KEY": server.secret_key, "AWS_REGION": server.region}
+    storage = S3Storage(
+        url,
+        clock=clock,
+        retry=RetryPolicy(sleep=clock.sleep, rng=random.Random(3)),
+        endpoint_url=server.endpoint_url,
+        region=server.region,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+    )
+    env = {
+        "AWS_ENDPOINT_URL_S3": server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_REGION": server.region,
+    }
     return Backend(kind, storage, url, env, server)

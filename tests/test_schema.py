@@ -102,8 +102,10 @@ def test_string_evidence():
     assert infer(["yes", "no"]) == "string"
     assert infer(["2024-02-29", "1999-12-31"]) == "date"
     assert infer(["2023-02-29"]) == "string"
-    assert infer(["2024-01-01T10:00:00Z", "2024-01-01T10:00:00+02:00", "2024-01-01 10:00",
-                  "2024-01-01T10:00:00.123456"]) == "datetime"
+    assert (
+        infer(["2024-01-01T10:00:00Z", "2024-01-01T10:00:00+02:00", "2024-01-01 10:00", "2024-01-01T10:00:00.123456"])
+        == "datetime"
+    )
     assert infer(["2024-01-01T25:00:00Z"]) == "string"
     assert infer(["", "5", None]) == "integer"
     assert infer(["", ""]) == "string"

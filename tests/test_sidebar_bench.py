@@ -20,10 +20,21 @@ def test_sidebar_benchmark_runs():
 
 
 def test_b10_rows_state_the_targets(monkeypatch):
-    monkeypatch.setattr(bench_sidebar, "measure", lambda count, loads: {
-        "datasets": count, "first_paint_ms": 120.0, "first_paints_ms": [120.0], "first_keystroke_ms": 15.0,
-        "keystroke_median_ms": 18.0, "keystroke_max_ms": 70.0, "rows_after_each_key": [f"100 of {count:,}"],
-        "rows_rendered_first": 30, "narrowing_keystrokes_ms": [70.0]})
+    monkeypatch.setattr(
+        bench_sidebar,
+        "measure",
+        lambda count, loads: {
+            "datasets": count,
+            "first_paint_ms": 120.0,
+            "first_paints_ms": [120.0],
+            "first_keystroke_ms": 15.0,
+            "keystroke_median_ms": 18.0,
+            "keystroke_max_ms": 70.0,
+            "rows_after_each_key": [f"100 of {count:,}"],
+            "rows_rendered_first": 30,
+            "narrowing_keystrokes_ms": [70.0],
+        },
+    )
     paint, keystroke = bench_sidebar.run(quick=True)
     assert (paint["id"], paint["ok"], paint["target"]) == ("B10", True, "<= 300 ms")
     assert (keystroke["id"], keystroke["ok"], keystroke["value"]) == ("B10", False, 70.0)  # over 50 ms

@@ -17,15 +17,23 @@ from scout_jupyter.storage.local import LocalStorage
 
 from .test_publish_support import build_small_warehouse, write_small_config
 
-SCHEMA = TableSchema.of({"id": "integer", "name": "string", "price": "number", "ok": "boolean",
-                         "day": "date", "at": "datetime"})
+SCHEMA = TableSchema.of(
+    {"id": "integer", "name": "string", "price": "number", "ok": "boolean", "day": "date", "at": "datetime"}
+)
 
 
 def frame(n: int, start: int = 0) -> pd.DataFrame:
     ids = range(start, start + n)
-    return pd.DataFrame({"id": list(ids), "name": [f"item {i:05d}" for i in ids], "price": [i / 4 for i in ids],
-                         "ok": [i % 2 == 0 for i in ids], "day": ["2024-08-10"] * n,
-                         "at": [dt.datetime(2024, 8, 10, 2, 15, tzinfo=dt.timezone.utc)] * n})
+    return pd.DataFrame(
+        {
+            "id": list(ids),
+            "name": [f"item {i:05d}" for i in ids],
+            "price": [i / 4 for i in ids],
+            "ok": [i % 2 == 0 for i in ids],
+            "day": ["2024-08-10"] * n,
+            "at": [dt.datetime(2024, 8, 10, 2, 15, tzinfo=dt.timezone.utc)] * n,
+        }
+    )
 
 
 def chunks(total: int, size: int = 500):
@@ -58,7 +66,7 @@ def test_materialize_creates_a_typed_table_and_leaves_no_staging(engine):
     assert list(columns) == SCHEMA.names
     assert isinstance(columns["id"], sa.BigInteger) and isinstance(columns["day"], sa.Date)
     with engine.connect() as conn:
-        row = conn.execute(sa.text('SELECT id, name, price, ok, day FROM gold_items WHERE id = 7')).one()
+        row = conn.execute(sa.text("SELECT id, name, price, ok, day FROM gold_items WHERE id = 7")).one()
     assert (row.id, row.name, row.price, bool(row.ok), str(row.day)) == (7, "item 00007", 1.75, False, "2024-08-10")
 
 
@@ -89,8 +97,9 @@ def test_swap_is_atomic_for_a_concurrent_reader(engine):
     stop = threading.Event()
 
     def reader():
-        reader_engine = sa.create_engine(engine.url, connect_args={"timeout": 30} if engine.dialect.name == "sqlite"
-                                         else {})
+        reader_engine = sa.create_engine(
+            engine.url, connect_args={"timeout": 30} if engine.dialect.name == "sqlite" else {}
+        )
         try:
             while not stop.is_set():
                 with reader_engine.connect() as conn:
@@ -129,8 +138,11 @@ def test_bad_table_names_are_refused():
 def test_publish_materializes_into_the_source(tmp_path, fake_clock):
     build_small_warehouse(tmp_path)
     path = write_small_config(tmp_path)
-    path.write_text(path.read_text().replace('update_frequency = "weekly"\n',
-                                             'update_frequency = "weekly"\nmaterialize = "gold_notes"\n'))
+    path.write_text(
+        path.read_text().replace(
+            'update_frequency = "weekly"\n', 'update_frequency = "weekly"\nmaterialize = "gold_notes"\n'
+        )
+    )
     config = load_config(path)
     storage = LocalStorage((tmp_path / "bucket").as_uri(), signing_key=b"k" * 64)
     events = []

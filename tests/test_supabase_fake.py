@@ -55,8 +55,12 @@ def test_upload_is_create_only_unless_upsert(fake, http):
     assert first.status_code == 200
     assert first.json()["Key"] == f"{B}/d/a.csv" and len(first.json()["Id"]) == 36
     again = http("POST", f"/object/{B}/d/a.csv", data=b"2")
-    assert _error(again) == {"statusCode": "409", "error": "Duplicate", "message": "The resource already exists",
-                             "code": "KeyAlreadyExists"}
+    assert _error(again) == {
+        "statusCode": "409",
+        "error": "Duplicate",
+        "message": "The resource already exists",
+        "code": "KeyAlreadyExists",
+    }
     assert http("POST", f"/object/{B}/d/a.csv", data=b"3", headers={"x-upsert": "true"}).status_code == 200
     assert fake.get(B, "d/a.csv") == b"3"
     assert http("PUT", f"/object/{B}/d/a.csv", data=b"4").status_code == 200
@@ -103,13 +107,18 @@ def test_only_bearer_authenticates(fake, http):
     assert listed.json() == []
     put = requests.post(f"{fake.url}/object/{B}/b.csv", data=b"x", headers=apikey_only, timeout=10)
     assert _error(put)["statusCode"] == "403" and fake.keys(B) == ["a.csv"]
-    anon = requests.get(f"{fake.url}/object/{B}/a.csv", headers={"Authorization": f"Bearer {fake.anon_key}"},
-                        timeout=10)
+    anon = requests.get(
+        f"{fake.url}/object/{B}/a.csv", headers={"Authorization": f"Bearer {fake.anon_key}"}, timeout=10
+    )
     assert _error(anon)["message"] == "Bucket not found"
     forged = jwt.encode({"role": "service_role"}, "x" * 40, algorithm="HS256")
     bad = requests.get(f"{fake.url}/object/{B}/a.csv", headers={"Authorization": f"Bearer {forged}"}, timeout=10)
-    assert _error(bad) == {"statusCode": "403", "error": "Unauthorized", "message": "signature verification failed",
-                           "code": "AccessDenied"}
+    assert _error(bad) == {
+        "statusCode": "403",
+        "error": "Unauthorized",
+        "message": "signature verification failed",
+        "code": "AccessDenied",
+    }
 
 
 @pytest.mark.parametrize("key", ["é.csv", "a/naïve.csv", "日本.csv", "a#b", "a%b", "a\\b"])
@@ -124,8 +133,9 @@ def test_keys_are_ascii_only(fake, http, key):
 def test_info(http):
     http("POST", f"/object/{B}/i/x.csv", data=b"abc", headers={"Content-Type": "text/csv"})
     info = http("GET", f"/object/info/{B}/i/x.csv").json()
-    assert {"id", "name", "version", "bucket_id", "size", "content_type", "etag", "last_modified",
-            "created_at"} <= set(info)
+    assert {"id", "name", "version", "bucket_id", "size", "content_type", "etag", "last_modified", "created_at"} <= set(
+        info
+    )
     assert (info["name"], info["bucket_id"], info["size"], info["content_type"]) == ("i/x.csv", B, 3, "text/csv")
     assert info["etag"] == f'"{hashlib.md5(b"abc").hexdigest()}"'
     assert info["last_modified"] == "2024-08-10T02:15:00.000Z"
@@ -143,8 +153,14 @@ def test_list_is_one_level_with_folders(fake, fake_clock, http):
     rows = names()
     assert [r["name"] for r in rows] == ["a.csv", "b.csv", "g"]
     folder = rows[2]
-    assert folder == {"name": "g", "id": None, "updated_at": None, "created_at": None, "last_accessed_at": None,
-                      "metadata": None}
+    assert folder == {
+        "name": "g",
+        "id": None,
+        "updated_at": None,
+        "created_at": None,
+        "last_accessed_at": None,
+        "metadata": None,
+    }
     meta = rows[0]["metadata"]
     etag = f'"{hashlib.md5(b"s/v1/a.csv").hexdigest()}"'
     assert (meta["size"], meta["mimetype"], meta["eTag"]) == (10, "text/csv", etag)
@@ -165,8 +181,11 @@ def test_list_matches_like_postgres_ilike(http):
         http("POST", f"/object/{B}/{key}", data=b"1")
     rows = http("POST", f"/object/list/{B}", json={"prefix": "a_b/"}).json()
     # ILIKE: "_" is a wildcard and case is ignored; only the exact name joins to an object
-    assert sorted((r["name"], r["id"] is not None) for r in rows) == [("x.csv", True), ("y.csv", False),
-                                                                       ("z.csv", False)]
+    assert sorted((r["name"], r["id"] is not None) for r in rows) == [
+        ("x.csv", True),
+        ("y.csv", False),
+        ("z.csv", False),
+    ]
 
 
 def test_delete_and_bulk_delete(fake, http):
@@ -196,13 +215,22 @@ def test_sign_single_and_batch(fake, fake_clock, http):
     assert _error(http("POST", f"/object/sign/{B}/none.csv", json={"expiresIn": 60}))["code"] == "NoSuchKey"
 
 
-@pytest.mark.parametrize("body, message", [({}, "body must have required property 'expiresIn'"),
-                                           ({"expiresIn": 0}, "body/expiresIn must be >= 1"),
-                                           ({"expiresIn": "60"}, "body/expiresIn must be integer")])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({}, "body must have required property 'expiresIn'"),
+        ({"expiresIn": 0}, "body/expiresIn must be >= 1"),
+        ({"expiresIn": "60"}, "body/expiresIn must be integer"),
+    ],
+)
 def test_sign_needs_a_positive_expiry(http, body, message):
     http("POST", f"/object/{B}/a.csv", data=b"x")
     assert _error(http("POST", f"/object/sign/{B}/a.csv", json=body)) == {
-        "statusCode": "400", "error": "InvalidRequest", "message": message, "code": "InvalidRequest"}
+        "statusCode": "400",
+        "error": "InvalidRequest",
+        "message": message,
+        "code": "InvalidRequest",
+    }
 
 
 def _token_for(http, key="a.csv", ttl=60):
@@ -210,14 +238,17 @@ def _token_for(http, key="a.csv", ttl=60):
     return http("POST", f"/object/sign/{B}/{key}", json={"expiresIn": ttl}).json()["signedURL"].split("token=")[1]
 
 
-@pytest.mark.parametrize("mutation, code, message", [
-    ("expired", "InvalidJWT", '"exp" claim timestamp check failed'),
-    ("tampered", "InvalidJWT", "signature verification failed"),
-    ("garbage", "InvalidJWT", "Invalid Compact JWS"),
-    ("other_path", "InvalidSignature", "The url do not match the signature"),
-    ("missing", "InvalidRequest", "querystring must have required property 'token'"),
-    ("upload_scope", "InvalidSignature", "The scope do not match the signature"),
-])
+@pytest.mark.parametrize(
+    "mutation, code, message",
+    [
+        ("expired", "InvalidJWT", '"exp" claim timestamp check failed'),
+        ("tampered", "InvalidJWT", "signature verification failed"),
+        ("garbage", "InvalidJWT", "Invalid Compact JWS"),
+        ("other_path", "InvalidSignature", "The url do not match the signature"),
+        ("missing", "InvalidRequest", "querystring must have required property 'token'"),
+        ("upload_scope", "InvalidSignature", "The scope do not match the signature"),
+    ],
+)
 def test_signed_get_refusals(fake, fake_clock, http, mutation, code, message):
     token, path = _token_for(http), "a.csv"
     _token_for(http, "b.csv")
@@ -233,8 +264,11 @@ def test_signed_get_refusals(fake, fake_clock, http, mutation, code, message):
     elif mutation == "other_path":
         path = "b.csv"
     elif mutation == "upload_scope":
-        token = jwt.encode({"url": f"{B}/a.csv", "scope": "upload", "exp": int(fake_clock.time()) + 60},
-                           fake.jwt_secret, algorithm="HS256")
+        token = jwt.encode(
+            {"url": f"{B}/a.csv", "scope": "upload", "exp": int(fake_clock.time()) + 60},
+            fake.jwt_secret,
+            algorithm="HS256",
+        )
     query = "" if mutation == "missing" else f"?token={token}"
     got = requests.get(f"{fake.url}/object/sign/{B}/{path}{query}", timeout=10)
     body = _error(got)
@@ -281,7 +315,11 @@ def test_interrupted_upload_stores_nothing(fake):
         raise OSError("client died")
 
     with pytest.raises((OSError, requests.ConnectionError)):
-        requests.post(f"{fake.url}/object/{B}/p.bin", data=body(), timeout=10,
-                      headers={"Authorization": f"Bearer {fake.service_key}"})
+        requests.post(
+            f"{fake.url}/object/{B}/p.bin",
+            data=body(),
+            timeout=10,
+            headers={"Authorization": f"Bearer {fake.service_key}"},
+        )
     requests.get(f"{fake.url}/object/{B}/p.bin", timeout=10)  # the server is still answering
     assert fake.keys(B) == []

@@ -18,11 +18,26 @@ def test_whole_seconds_within_the_cap_are_accepted(value):
     assert check_ttl(value, 3600) == int(value)
 
 
-@pytest.mark.parametrize("value, shown", [
-    (0, "0"), (-1, "-1"), (3601, "3601"), ("0", "0"), ("-1", "-1"), ("1.5", "1.5"), ("1e21", "1e21"),
-    ("abc", "abc"), (" 60", "' 60'"), (1.5, "1.5"), (True, "True"), (None, "None"), ("", "''"),
-    ("9" * 40, repr("9" * 24)), ("6\n0", repr("6\n0")),
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (0, "0"),
+        (-1, "-1"),
+        (3601, "3601"),
+        ("0", "0"),
+        ("-1", "-1"),
+        ("1.5", "1.5"),
+        ("1e21", "1e21"),
+        ("abc", "abc"),
+        (" 60", "' 60'"),
+        (1.5, "1.5"),
+        (True, "True"),
+        (None, "None"),
+        ("", "''"),
+        ("9" * 40, repr("9" * 24)),
+        ("6\n0", repr("6\n0")),
+    ],
+)
 def test_everything_else_is_refused_with_the_rule(value, shown):
     with pytest.raises(InvalidTTL) as info:
         check_ttl(value, 3600)

@@ -41,20 +41,44 @@ from .jobs import JobStatus, ProgressFn
 from .transport import DirectTransport, ProxyTransport
 
 # (no module-level ``download``: the name is the submodule's; ``Client.download`` streams to a file)
-__all__ = ["Client", "JobStatus", "OfflineWarning", "access_report", "analytics", "browse", "connect", "datasets",
-           "job", "load", "load_raw", "path", "publish", "signed_url"]
+__all__ = [
+    "Client",
+    "JobStatus",
+    "OfflineWarning",
+    "access_report",
+    "analytics",
+    "browse",
+    "connect",
+    "datasets",
+    "job",
+    "load",
+    "load_raw",
+    "path",
+    "publish",
+    "signed_url",
+]
 
 log = logging.getLogger(__name__)
 _default: Client | None = None
 _default_lock = threading.Lock()
 
 
-def connect(api_url: str | None = None, token: str | None = None, *, storage_url: str | Storage | None = None,
-            cache_dir: str | os.PathLike | None = None, cache_size: int | str | None = None,
-            manifest_ttl: float = DEFAULT_MANIFEST_TTL, clock: Clock | None = None,
-            retry: RetryPolicy | None = None, session: requests.Session | None = None,
-            max_retry_after: float = 10.0, progress: bool | None = None, publish_config: str | None = None,
-            set_default: bool = True) -> Client:
+def connect(
+    api_url: str | None = None,
+    token: str | None = None,
+    *,
+    storage_url: str | Storage | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    cache_size: int | str | None = None,
+    manifest_ttl: float = DEFAULT_MANIFEST_TTL,
+    clock: Clock | None = None,
+    retry: RetryPolicy | None = None,
+    session: requests.Session | None = None,
+    max_retry_after: float = 10.0,
+    progress: bool | None = None,
+    publish_config: str | None = None,
+    set_default: bool = True,
+) -> Client:
     """A :class:`Client`. Without arguments: ``SCOUT_API_URL`` (+ ``SCOUT_API_TOKEN`` or
     ``JUPYTERHUB_API_TOKEN``) → proxy mode; else ``SCOUT_STORAGE_URL`` → direct mode; else the
     demo store under the current folder if there is one. It becomes the default client of the
@@ -73,13 +97,22 @@ def connect(api_url: str | None = None, token: str | None = None, *, storage_url
     elif target.storage_url is not None:
         transport = DirectTransport(target.storage_url)
     else:
-        raise ConfigError("No Scout server or store configured: run inside JupyterLab with the scout_jupyter "
-                          "extension, set SCOUT_API_URL (the URL `jupyter lab` printed works) or SCOUT_STORAGE_URL, "
-                          "or call connect(storage_url=...)")
+        raise ConfigError(
+            "No Scout server or store configured: run inside JupyterLab with the scout_jupyter "
+            "extension, set SCOUT_API_URL (the URL `jupyter lab` printed works) or SCOUT_STORAGE_URL, "
+            "or call connect(storage_url=...)"
+        )
     cache = Cache(cache_dir, max_bytes=cache_size, clock=clock)
-    client = Client(transport, cache=cache, clock=clock, retry=retry, manifest_ttl=manifest_ttl,
-                    progress=progress, publish_config=publish_config or settings.env(settings.PUBLISH_CONFIG),
-                    chosen_because=target.reason)
+    client = Client(
+        transport,
+        cache=cache,
+        clock=clock,
+        retry=retry,
+        manifest_ttl=manifest_ttl,
+        progress=progress,
+        publish_config=publish_config or settings.env(settings.PUBLISH_CONFIG),
+        chosen_because=target.reason,
+    )
     log.info("Scout: %s", client.describe())
     if set_default:
         _set_default(client)
@@ -107,8 +140,13 @@ def datasets() -> pd.DataFrame:
     return default_client().datasets()
 
 
-def load(dataset_id: str, columns: Sequence[str] | None = None, limit: int | None = None,
-         date: str | None = None, verify: str = "size") -> pd.DataFrame:
+def load(
+    dataset_id: str,
+    columns: Sequence[str] | None = None,
+    limit: int | None = None,
+    date: str | None = None,
+    verify: str = "size",
+) -> pd.DataFrame:
     """The dataset as a DataFrame (see :meth:`Client.load`)."""
     return default_client().load(dataset_id, columns=columns, limit=limit, date=date, verify=verify)
 
@@ -124,14 +162,14 @@ def path(dataset_id: str, *, date: str | None = None, fmt: str = "csv") -> Path:
     return default_client().path(dataset_id, date=date, fmt=fmt)
 
 
-
 def signed_url(dataset_id: str, ttl: int = 3600, *, date: str | None = None, fmt: str = "csv") -> str:
     """A signed URL of the dataset's file, valid ``ttl`` seconds."""
     return default_client().signed_url(dataset_id, ttl, date=date, fmt=fmt)
 
 
-def publish(datasets: Sequence[str] | None = None, *, wait: bool = True,
-            on_progress: ProgressFn | None = None) -> JobStatus:
+def publish(
+    datasets: Sequence[str] | None = None, *, wait: bool = True, on_progress: ProgressFn | None = None
+) -> JobStatus:
     """Publish datasets (all when None) and return the job's final status."""
     return default_client().publish(datasets, wait=wait, on_progress=on_progress)
 

@@ -39,8 +39,19 @@ log = logging.getLogger(__name__)
 DEFAULT_MANIFEST_TTL = 900.0
 DEFAULT_SIGN_TTL = 300
 VERIFY_MODES = ("size", "full")
-DATASET_COLUMNS = ["id", "layer", "name", "description", "date", "row_count", "size_bytes", "last_modified",
-                   "update_frequency", "freshness", "schema_version"]
+DATASET_COLUMNS = [
+    "id",
+    "layer",
+    "name",
+    "description",
+    "date",
+    "row_count",
+    "size_bytes",
+    "last_modified",
+    "update_frequency",
+    "freshness",
+    "schema_version",
+]
 
 
 class _StaleManifest(Exception):
@@ -61,10 +72,20 @@ class _Version:
 class Client:
     """A connection to Scout: through the Jupyter server (proxy) or straight to a store (direct)."""
 
-    def __init__(self, transport: Any, *, cache: Cache | None = None, clock: Clock | None = None,
-                 retry: RetryPolicy | None = None, manifest_ttl: float = DEFAULT_MANIFEST_TTL,
-                 sign_ttl: int = DEFAULT_SIGN_TTL, progress: bool | None = None, offline_recheck: float = 60.0,
-                 publish_config: str | None = None, chosen_because: str = ""):
+    def __init__(
+        self,
+        transport: Any,
+        *,
+        cache: Cache | None = None,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        manifest_ttl: float = DEFAULT_MANIFEST_TTL,
+        sign_ttl: int = DEFAULT_SIGN_TTL,
+        progress: bool | None = None,
+        offline_recheck: float = 60.0,
+        publish_config: str | None = None,
+        chosen_because: str = "",
+    ):
         self.transport = transport
         self.clock = clock or SYSTEM_CLOCK
         self.cache = cache or Cache(clock=self.clock)
@@ -73,16 +94,20 @@ class Client:
         self.publish_config = publish_config
         self.source = source_id(transport.origin)
         self._downloader = Downloader(self.cache, transport, retry=self.retry, clock=self.clock, progress=progress)
-        self._manifests = ManifestState(transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl,
-                                        offline_recheck=offline_recheck)
+        self._manifests = ManifestState(
+            transport, self.cache, self.source, clock=self.clock, ttl=manifest_ttl, offline_recheck=offline_recheck
+        )
 
         #: why this server or store (connect's choice: an argument, an environment variable, ...)
         self.chosen_because = chosen_because
 
     def describe(self) -> str:
         """One line: ``proxy mode through the Jupyter server at http://… (from SCOUT_API_URL)``."""
-        where = (f"proxy mode through the Jupyter server at {self.transport.origin}" if self.mode == "proxy"
-                 else f"direct mode on the store {self.transport.origin}")
+        where = (
+            f"proxy mode through the Jupyter server at {self.transport.origin}"
+            if self.mode == "proxy"
+            else f"direct mode on the store {self.transport.origin}"
+        )
         return f"{where} (from {self.chosen_because})" if self.chosen_because else where
 
     def __repr__(self) -> str:
@@ -118,25 +143,46 @@ class Client:
     def datasets(self) -> pd.DataFrame:
         """One row per dataset, with its freshness."""
         now = self.clock.now()
-        rows = [{"id": e.id, "layer": e.layer, "name": e.name, "description": e.description, "date": e.date,
-                 "row_count": e.row_count, "size_bytes": e.size_bytes, "last_modified": e.last_modified,
-                 "update_frequency": e.update_frequency, "freshness": e.freshness(now),
-                 "schema_version": e.schema_version} for e in self.manifest()]
+        rows = [
+            {
+                "id": e.id,
+                "layer": e.layer,
+                "name": e.name,
+                "description": e.description,
+                "date": e.date,
+                "row_count": e.row_count,
+                "size_bytes": e.size_bytes,
+                "last_modified": e.last_modified,
+                "update_frequency": e.update_frequency,
+                "freshness": e.freshness(now),
+                "schema_version": e.schema_version,
+            }
+            for e in self.manifest()
+        ]
         return pd.DataFrame(rows, columns=DATASET_COLUMNS)
 
     def info(self, dataset_id: str) -> dict[str, Any]:
         """The manifest entry as a dict, with ``id``, ``freshness`` and ``cached``."""
         entry = self.entry(dataset_id)
-        return {"id": entry.id, **entry.to_json(), "freshness": entry.freshness(self.clock.now()),
-                "cached": self.is_cached(entry)}
+        return {
+            "id": entry.id,
+            **entry.to_json(),
+            "freshness": entry.freshness(self.clock.now()),
+            "cached": self.is_cached(entry),
+        }
 
     def is_cached(self, entry: DatasetEntry) -> bool:
         """Whether a load of ``entry`` can be served from the local cache."""
         _, fp = frames.schema_and_fingerprint(entry)
-        return (self.cache.parsed_path(entry.sha256, fp).exists()
-                or self.cache.object_path(entry.sha256, "csv").exists()
-                or (entry.parquet_sha256 is not None and entry.schema is not None
-                    and self.cache.object_path(entry.parquet_sha256, "parquet").exists()))
+        return (
+            self.cache.parsed_path(entry.sha256, fp).exists()
+            or self.cache.object_path(entry.sha256, "csv").exists()
+            or (
+                entry.parquet_sha256 is not None
+                and entry.schema is not None
+                and self.cache.object_path(entry.parquet_sha256, "parquet").exists()
+            )
+        )
 
     def status(self) -> pd.DataFrame:
         """Freshness and local cache state of every dataset."""
@@ -146,8 +192,15 @@ class Client:
         return table[["id", "date", "last_modified", "update_frequency", "freshness", "row_count", "cached"]]
 
     # --- loading ------------------------------------------------------------------------------
-    def load(self, dataset_id: str, columns: Sequence[str] | None = None, limit: int | None = None,
-             date: str | None = None, verify: str = "size", on_bytes: BytesFn | None = None) -> pd.DataFrame:
+    def load(
+        self,
+        dataset_id: str,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+        date: str | None = None,
+        verify: str = "size",
+        on_bytes: BytesFn | None = None,
+    ) -> pd.DataFrame:
         """The dataset as a DataFrame with the manifest schema's dtypes and provenance in
         ``df.attrs["scout"]``. ``columns``/``limit`` read only what they need; ``date`` loads
         the version of that day. ``on_bytes(done, total)`` follows a download (a widget's bar)."""
@@ -161,20 +214,34 @@ class Client:
                 self.manifest(refresh=True)
                 return self._load_once(dataset_id, columns, limit, date, verify)
 
-    def _load_once(self, dataset_id: str, columns: Any, limit: int | None, date: str | None,
-                   verify: str) -> pd.DataFrame:
+    def _load_once(
+        self, dataset_id: str, columns: Any, limit: int | None, date: str | None, verify: str
+    ) -> pd.DataFrame:
         version = self._resolve(dataset_id, date)
         entry = version.entry
         schema, fp = frames.schema_and_fingerprint(entry)
         wanted = frames.check_columns(schema, columns)
         frame, source, fmt = self._frame(version, schema, fp, wanted, limit, verify)
-        frame.attrs["scout"] = {"id": entry.id, "date": entry.date, "sha256": entry.sha256,
-                                "schema_version": entry.schema_version, "source": source, "format": fmt,
-                                "origin": self.transport.origin}
+        frame.attrs["scout"] = {
+            "id": entry.id,
+            "date": entry.date,
+            "sha256": entry.sha256,
+            "schema_version": entry.schema_version,
+            "source": source,
+            "format": fmt,
+            "origin": self.transport.origin,
+        }
         return frame
 
-    def _frame(self, version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None,
-               limit: int | None, verify: str) -> tuple[pd.DataFrame, str, str]:
+    def _frame(
+        self,
+        version: _Version,
+        schema: TableSchema | None,
+        fp: str,
+        columns: list[str] | None,
+        limit: int | None,
+        verify: str,
+    ) -> tuple[pd.DataFrame, str, str]:
         """``(frame, source, format)``: the parsed copy when cached; else the Parquet copy when
         the manifest has one (a fraction of the bytes, decoded without parsing text); else the CSV."""
         entry = version.entry
@@ -200,8 +267,9 @@ class Client:
         return frames.select(whole, columns, limit), source, "csv"
 
     @staticmethod
-    def _parse_csv(version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None,
-                   path: Path) -> tuple[TableSchema, str, pd.DataFrame]:
+    def _parse_csv(
+        version: _Version, schema: TableSchema | None, fp: str, columns: list[str] | None, path: Path
+    ) -> tuple[TableSchema, str, pd.DataFrame]:
         if schema is not None:
             try:
                 return schema, fp, frames.parse(path, "csv", schema)
@@ -216,6 +284,7 @@ class Client:
     def _keep_parsed(self, entry: DatasetEntry, fp: str, frame: pd.DataFrame, raw: Path) -> pd.DataFrame:
         """Keep ``frame`` as the parsed copy (in the background: :mod:`scout_jupyter.keeper`); returns the
         frame to hand out."""
+
         def write(whole: pd.DataFrame) -> None:
             try:
                 parsed = self.cache.write_frame(entry.sha256, fp, whole, source_size=entry.size_bytes)
@@ -237,13 +306,20 @@ class Client:
             return _Version(self._snapshot_entry(current, date), date)
         grant = self.transport.grant(current, "csv", ttl=self.sign_ttl, date=date)
         extra = dict(grant.extra or {})
-        entry = replace(current, date=date, sha256=grant.sha256, size_bytes=grant.size_bytes,
-                        row_count=grant.row_count if grant.row_count is not None else current.row_count,
-                        last_modified=grant.last_updated or current.last_modified,
-                        latest_csv=extra.get("latest_csv") or current.latest_csv.replace(current.date, date),
-                        schema=extra.get("schema") or current.schema,
-                        schema_version=extra.get("schema_version") or current.schema_version,
-                        latest_parquet=None, parquet_sha256=None, parquet_size_bytes=None)
+        entry = replace(
+            current,
+            date=date,
+            sha256=grant.sha256,
+            size_bytes=grant.size_bytes,
+            row_count=grant.row_count if grant.row_count is not None else current.row_count,
+            last_modified=grant.last_updated or current.last_modified,
+            latest_csv=extra.get("latest_csv") or current.latest_csv.replace(current.date, date),
+            schema=extra.get("schema") or current.schema,
+            schema_version=extra.get("schema_version") or current.schema_version,
+            latest_parquet=None,
+            parquet_sha256=None,
+            parquet_size_bytes=None,
+        )
         return _Version(entry, date, grant, schema_borrowed="schema" not in extra)
 
     def _snapshot_entry(self, current: DatasetEntry, date: str) -> DatasetEntry:
@@ -258,14 +334,16 @@ class Client:
                 return entry
             if entry is not None and entry.date < date:
                 break
-        raise DatasetNotFound(current.id, message=f"Dataset not found: {current.id} dated {date} "
-                                                  f"(the latest is {current.date})")
+        raise DatasetNotFound(
+            current.id, message=f"Dataset not found: {current.id} dated {date} (the latest is {current.date})"
+        )
 
     def _object(self, version: _Version, fmt: str, verify: str) -> tuple[Path, str]:
         """The verified local file of ``version`` in ``fmt``, downloading it when not cached."""
         entry = version.entry
-        sha, size = ((entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet"
-                     else (entry.sha256, entry.size_bytes))
+        sha, size = (
+            (entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet" else (entry.sha256, entry.size_bytes)
+        )
         if sha is None:
             raise ConfigError(f"{entry.id} has no Parquet copy")
         hit = self.cache.get_object(sha, fmt, size, full=verify == "full")
@@ -278,8 +356,9 @@ class Client:
             grant = version.grant if fmt == "csv" and version.grant is not None else self._grant(version, fmt)
             path = self._downloader.fetch(grant, lambda: self._grant(version, fmt), label)
         except StorageUnavailable as exc:
-            raise StorageUnavailable(f"{entry.id} is not in the local cache and cannot be downloaded: "
-                                     f"{exc.message}") from None
+            raise StorageUnavailable(
+                f"{entry.id} is not in the local cache and cannot be downloaded: {exc.message}"
+            ) from None
         return path, "download"
 
     def _evict(self, source: str, *keep: Path) -> None:
@@ -294,8 +373,9 @@ class Client:
         if grant.sha256 != expected:
             if version.date is None:
                 raise _StaleManifest(entry.id)
-            raise StorageError(f"The server's {entry.id} dated {version.date} does not match what it "
-                               "announced; load it again")
+            raise StorageError(
+                f"The server's {entry.id} dated {version.date} does not match what it announced; load it again"
+            )
         return grant
 
     def load_raw(self, dataset_id: str, date: str | None = None) -> bytes:
@@ -303,8 +383,7 @@ class Client:
         large datasets use :meth:`path` or :meth:`download`, which stream)."""
         return self.path(dataset_id, date=date).read_bytes()
 
-    def download(self, dataset_id: str, path: str | os.PathLike, *, date: str | None = None,
-                 fmt: str = "csv") -> Path:
+    def download(self, dataset_id: str, path: str | os.PathLike, *, date: str | None = None, fmt: str = "csv") -> Path:
         """Stream the dataset's file to ``path`` in blocks (memory stays flat), verifying its
         sha256 on the way; ``path`` appears only when the hash matched (else nothing is written,
         and an existing file is left as it was). A cached copy is copied, verified the same way."""
@@ -350,17 +429,25 @@ class Client:
         return self.transport.signed_url(version.entry, fmt, ttl=ttl, date=version.date)
 
     # --- publishing and analytics -------------------------------------------------------------
-    def publish(self, datasets: Sequence[str] | None = None, *, wait: bool = True,
-                on_progress: ProgressFn | None = None, poll_interval: float = 1.0,
-                config: str | None = None) -> JobStatus:
+    def publish(
+        self,
+        datasets: Sequence[str] | None = None,
+        *,
+        wait: bool = True,
+        on_progress: ProgressFn | None = None,
+        poll_interval: float = 1.0,
+        config: str | None = None,
+    ) -> JobStatus:
         """Publish (all datasets when None): through the server's job, or in-process in direct
         mode. Waits for the end unless ``wait=False``; ``on_progress`` sees each status."""
         ids = [validate_dataset_id(d) for d in datasets] if datasets is not None else None
         if self.mode == "direct":
-            status = publish_in_process(self.transport.storage, config or self.publish_config, ids,
-                                        clock=self.clock, on_progress=on_progress)
+            status = publish_in_process(
+                self.transport.storage, config or self.publish_config, ids, clock=self.clock, on_progress=on_progress
+            )
         else:
             job_id = self.transport.start_publish(ids)
+
             def fetch() -> JobStatus:
                 return JobStatus.from_json(self.transport.job(job_id))
 
@@ -380,8 +467,9 @@ class Client:
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ConfigError(f"days must be a positive whole number, got {days!r}")
         if self.mode == "direct":
-            raise ConfigError("Access analytics come from the Jupyter server's access log: "
-                              "connect through the server (SCOUT_API_URL)")
+            raise ConfigError(
+                "Access analytics come from the Jupyter server's access log: connect through the server (SCOUT_API_URL)"
+            )
         return pd.DataFrame(self.transport.analytics(days))
 
     def access_report(self, days: int = 7) -> dict[str, Any]:
@@ -390,8 +478,9 @@ class Client:
         if isinstance(days, bool) or not isinstance(days, int) or days < 1:
             raise ConfigError(f"days must be a positive whole number, got {days!r}")
         if self.mode == "direct":
-            raise ConfigError("Access analytics come from the Jupyter server's access log: "
-                              "connect through the server (SCOUT_API_URL)")
+            raise ConfigError(
+                "Access analytics come from the Jupyter server's access log: connect through the server (SCOUT_API_URL)"
+            )
         return self.transport.analytics_report(days)
 
     def browse(self) -> pd.DataFrame:

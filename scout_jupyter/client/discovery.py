@@ -47,8 +47,11 @@ def parent_jupyter_server(runtime_dirs: list[Path] | None = None, parent_pid: in
         url = info.get("url") if isinstance(info, dict) else None
         if isinstance(url, str) and info.get("pid") == parent_pid:
             base = url.rstrip("/") + "/" + str(info.get("base_url") or "/").strip("/")
-            return Target(api_url=base.rstrip("/") + "/", token=info.get("token") or None,
-                          reason="the Jupyter server running this kernel")
+            return Target(
+                api_url=base.rstrip("/") + "/",
+                token=info.get("token") or None,
+                reason="the Jupyter server running this kernel",
+            )
     return None
 
 

@@ -57,8 +57,7 @@ class _CutShort(HttpTransient):
 
 
 class Downloader:
-    def __init__(self, cache: Cache, transport: Any, *, retry: RetryPolicy, clock: Clock,
-                 progress: bool | None = None):
+    def __init__(self, cache: Cache, transport: Any, *, retry: RetryPolicy, clock: Clock, progress: bool | None = None):
         self.cache = cache
         self.transport = transport
         self.retry = retry
@@ -73,10 +72,13 @@ class Downloader:
             if hit is not None:
                 return hit
             state = _GrantState(grant, renew, self.clock)
-            with self.cache.pending(grant.sha256, grant.fmt, label, grant.size_bytes) as pending, \
-                    self._bar(grant, label) as bar:
-                with_retry(self.retry, lambda: self._attempt(state, pending, bar, label),
-                           describe=f"download of {label}")
+            with (
+                self.cache.pending(grant.sha256, grant.fmt, label, grant.size_bytes) as pending,
+                self._bar(grant, label) as bar,
+            ):
+                with_retry(
+                    self.retry, lambda: self._attempt(state, pending, bar, label), describe=f"download of {label}"
+                )
                 return pending.commit()
 
     def fetch_to(self, grant: Grant, renew: Callable[[], Grant], label: str, target: Path) -> Path:
@@ -113,7 +115,8 @@ class Downloader:
     def _cut_short(pending: PendingObject | FileSink, label: str) -> _CutShort:
         error = ChecksumMismatch(
             f"Checksum validation failed for {label}: expected {pending.sha256} "
-            f"({pending.expected_size} bytes), got {pending.size} bytes (download cut short)")
+            f"({pending.expected_size} bytes), got {pending.size} bytes (download cut short)"
+        )
         return _CutShort(error.message, error)
 
     def _bar(self, grant: Grant, label: str) -> contextlib.AbstractContextManager:
@@ -125,8 +128,7 @@ class Downloader:
             return contextlib.nullcontext(_NoBar())
         from tqdm.auto import tqdm
 
-        return tqdm(total=grant.size_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
-                    leave=False)
+        return tqdm(total=grant.size_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc=label, leave=False)
 
 
 class _Pipeline:
@@ -241,8 +243,10 @@ class FileSink:
     def check(self) -> None:
         actual = self.hasher.hexdigest()
         if actual != self.sha256 or (self.expected_size is not None and self.size != self.expected_size):
-            raise ChecksumMismatch(f"Checksum validation failed for {self.label}: expected {self.sha256}, got "
-                                   f"{actual} ({self.size} bytes); nothing was written")
+            raise ChecksumMismatch(
+                f"Checksum validation failed for {self.label}: expected {self.sha256}, got "
+                f"{actual} ({self.size} bytes); nothing was written"
+            )
 
     def commit(self) -> Path:
         # No fsync, as for the cache and as ``scout get`` always did: the rename alone keeps
@@ -267,8 +271,9 @@ class FileSink:
             self.discard()
 
 
-def download_to(client: Any, dataset_id: str, path: str | os.PathLike, *, date: str | None = None,
-                fmt: str = "csv") -> Path:
+def download_to(
+    client: Any, dataset_id: str, path: str | os.PathLike, *, date: str | None = None, fmt: str = "csv"
+) -> Path:
     """:meth:`Client.download`: the dataset's file streamed to ``path``, verified (see there)."""
     from .core import _StaleManifest
 
@@ -289,8 +294,9 @@ def _download_once(client: Any, dataset_id: str, target: Path, date: str | None,
     entry = version.entry
     if fmt == "parquet" and not entry.parquet_sha256:
         raise ConfigError(f"{dataset_id} has no Parquet copy")
-    sha, size = (entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet" else (entry.sha256,
-                                                                                         entry.size_bytes)
+    sha, size = (
+        (entry.parquet_sha256, entry.parquet_size_bytes) if fmt == "parquet" else (entry.sha256, entry.size_bytes)
+    )
     label = entry.id if fmt == "csv" else f"{entry.id} (parquet)"
     cached = client.cache.get_object(sha, fmt, size)
     if cached is not None:  # copied through the same check: the copy is verified, not assumed
@@ -299,8 +305,9 @@ def _download_once(client: Any, dataset_id: str, target: Path, date: str | None,
                 sink.write(block)
             return sink.commit()
     if client._manifests.offline_now():
-        raise StorageUnavailable(f"{entry.id} is not in the local cache and cannot be downloaded: "
-                                 f"{client._manifests.offline_reason}")
+        raise StorageUnavailable(
+            f"{entry.id} is not in the local cache and cannot be downloaded: {client._manifests.offline_reason}"
+        )
     grant = version.grant if fmt == "csv" and version.grant is not None else client._grant(version, fmt)
     return client._downloader.fetch_to(grant, lambda: client._grant(version, fmt), label, target)
 

@@ -94,7 +94,8 @@ def select(frame: pd.DataFrame, columns: list[str] | None, limit: int | None) ->
     return frame
 
 
-def parse(path: Path, fmt: str, schema: TableSchema, columns: list[str] | None = None,
-          limit: int | None = None) -> pd.DataFrame:
+def parse(
+    path: Path, fmt: str, schema: TableSchema, columns: list[str] | None = None, limit: int | None = None
+) -> pd.DataFrame:
     reader = csvio.read_parquet if fmt == "parquet" else csvio.read_csv
     return reader(path, schema, columns=columns, limit=limit)

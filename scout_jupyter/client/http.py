@@ -40,8 +40,7 @@ _PERMANENT_5XX = {"manifest_invalid"}
 class HttpTransient(TransientError):
     """A retryable HTTP fault; ``error`` is what to raise when the tries run out."""
 
-    def __init__(self, message: str, error: ScoutError, *, status: int | None = None,
-                 retry_after: float | None = None):
+    def __init__(self, message: str, error: ScoutError, *, status: int | None = None, retry_after: float | None = None):
         super().__init__(message, status=status, retry_after=retry_after)
         self.error = error
 
@@ -104,11 +103,14 @@ def error_from_response(resp: requests.Response, what: str = "") -> ScoutError:
     if status == 404 and code is not None:
         return ObjectNotFound(message)
     if status == 404:
-        return ConfigError(f"Not found on the Scout server: {what or resp.url} (HTTP 404); "
-                           "is the scout_jupyter server extension enabled?")
+        return ConfigError(
+            f"Not found on the Scout server: {what or resp.url} (HTTP 404); "
+            "is the scout_jupyter server extension enabled?"
+        )
     if status in (502, 503, 504) and code is None:  # a proxy (JupyterHub's) could not reach the service
-        return StorageUnavailable(f"Scout service unreachable at {urlsplit(resp.url).netloc} "
-                                  f"(HTTP {status} from the proxy in front of it)")
+        return StorageUnavailable(
+            f"Scout service unreachable at {urlsplit(resp.url).netloc} (HTTP {status} from the proxy in front of it)"
+        )
     if status >= 500:
         return StorageUnavailable(f"Scout server error (HTTP {status}): {message}")
     return StorageError(f"Scout server answered HTTP {status}: {message}")
@@ -137,8 +139,10 @@ def parse_server_url(url: str) -> tuple[str, str | None]:
     one in the URL's query, if any."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"SCOUT_API_URL must be an http(s) URL of the Jupyter server (e.g. the URL `jupyter lab` "
-                          f"printed), got {url!r}")
+        raise ConfigError(
+            f"SCOUT_API_URL must be an http(s) URL of the Jupyter server (e.g. the URL `jupyter lab` "
+            f"printed), got {url!r}"
+        )
     segments = [s for s in parts.path.split("/") if s]
     keep = 2 if segments[:1] == ["user"] else 0  # JupyterHub: /user/<name>/ is the base, whatever the name
     for index, segment in enumerate(segments[keep:], start=keep):
@@ -161,9 +165,16 @@ def normalize_api_url(url: str) -> str:
 class HttpApi:
     """Calls to ``<base>/scout/api/…`` with token auth, and plain GETs of signed URLs."""
 
-    def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
-                 retry: RetryPolicy | None = None, max_retry_after: float = 10.0,
-                 timeout: tuple[float, float] = (5.0, 60.0)):
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        session: requests.Session | None = None,
+        retry: RetryPolicy | None = None,
+        max_retry_after: float = 10.0,
+        timeout: tuple[float, float] = (5.0, 60.0),
+    ):
         self.base_url, url_token = parse_server_url(base_url)
         self.token = token or url_token
         self.session = session or requests.Session()
@@ -182,16 +193,19 @@ class HttpApi:
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"} if self.token else {}
 
-    def send(self, method: str, url: str, *, auth: bool = True, what: str = "", ok: tuple[int, ...] = (),
-             **kwargs: Any) -> requests.Response:
+    def send(
+        self, method: str, url: str, *, auth: bool = True, what: str = "", ok: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
         """One attempt. Returns a 2xx (or ``ok``) response; raises HttpTransient or a ScoutError."""
         headers = {**(self._auth() if auth else {}), **kwargs.pop("headers", {})}
         try:
             resp = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             host = urlsplit(url).netloc
-            raise HttpTransient(f"cannot reach {host}: {type(exc).__name__}", StorageUnavailable(
-                f"Scout server unreachable at {host} ({type(exc).__name__})")) from exc
+            raise HttpTransient(
+                f"cannot reach {host}: {type(exc).__name__}",
+                StorageUnavailable(f"Scout server unreachable at {host} ({type(exc).__name__})"),
+            ) from exc
         if resp.status_code < 300 or resp.status_code in ok:
             return resp
         if auth and _login_refused(resp):
@@ -211,19 +225,27 @@ class HttpApi:
         """Jupyter itself (not the Scout extension) refused the request: the login is the problem."""
         where = f"The Jupyter server at {self.base_url}"
         if self.token:
-            return AccessDenied(f"Access denied: {where} refused the token (from SCOUT_API_TOKEN, the URL's ?token=, "
-                                "or "
-                                "connect(token=...)); use the token of the URL `jupyter lab` printed, or "
-                                "`jupyter server list`")
-        return AccessDenied(f"Access denied: {where} needs a token: set SCOUT_API_TOKEN, or use the whole URL "
-                            "`jupyter lab` printed (with ?token=...) as SCOUT_API_URL")
+            return AccessDenied(
+                f"Access denied: {where} refused the token (from SCOUT_API_TOKEN, the URL's ?token=, "
+                "or "
+                "connect(token=...)); use the token of the URL `jupyter lab` printed, or "
+                "`jupyter server list`"
+            )
+        return AccessDenied(
+            f"Access denied: {where} needs a token: set SCOUT_API_TOKEN, or use the whole URL "
+            "`jupyter lab` printed (with ?token=...) as SCOUT_API_URL"
+        )
 
-    def call(self, method: str, path: str, *, what: str = "", ok: tuple[int, ...] = (),
-             **kwargs: Any) -> requests.Response:
+    def call(
+        self, method: str, path: str, *, what: str = "", ok: tuple[int, ...] = (), **kwargs: Any
+    ) -> requests.Response:
         """An API call with retries."""
         url = self.url(path)
-        return with_retry(self.retry, lambda: self.send(method, url, what=what, ok=ok, **kwargs),
-                          describe=f"{method} {urlsplit(url).path}")
+        return with_retry(
+            self.retry,
+            lambda: self.send(method, url, what=what, ok=ok, **kwargs),
+            describe=f"{method} {urlsplit(url).path}",
+        )
 
     def json(self, method: str, path: str, *, what: str = "", **kwargs: Any) -> Any:
         resp = self.call(method, path, what=what, **kwargs)

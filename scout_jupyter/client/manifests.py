@@ -29,8 +29,9 @@ warnings.filterwarnings("ignore", category=OfflineWarning)
 
 
 class ManifestState:
-    def __init__(self, transport: Any, cache: Cache, source: str, *, clock: Clock, ttl: float,
-                 offline_recheck: float = 60.0):
+    def __init__(
+        self, transport: Any, cache: Cache, source: str, *, clock: Clock, ttl: float, offline_recheck: float = 60.0
+    ):
         self.transport, self.cache, self.source, self.clock = transport, cache, source, clock
         self.ttl = float(ttl)
         self.offline_recheck = offline_recheck
@@ -53,8 +54,11 @@ class ManifestState:
             now = self.clock.time()
             if self._manifest is None:
                 self._load_stored()
-            if self._manifest is not None and not refresh and (
-                    now - self.fetched_at < self.ttl or now < self._offline_until):
+            if (
+                self._manifest is not None
+                and not refresh
+                and (now - self.fetched_at < self.ttl or now < self._offline_until)
+            ):
                 return self._manifest
             try:
                 data, etag = self.transport.fetch_manifest(self._etag if self._manifest is not None else None)
@@ -102,8 +106,10 @@ class ManifestState:
             raise StorageUnavailable(f"{exc.message} (and no cached manifest to work offline)") from None
         if not self.offline:
             when = isoformat_z(datetime.fromtimestamp(self._stored_at, timezone.utc))
-            message = (f"Scout is offline ({exc.message}); using the manifest of {self._manifest.generated_at} "
-                       f"cached at {when}: cached datasets still load")
+            message = (
+                f"Scout is offline ({exc.message}); using the manifest of {self._manifest.generated_at} "
+                f"cached at {when}: cached datasets still load"
+            )
             log.warning("%s", message)  # the one line a person sees (retries went to debug)
             warnings.warn(message, OfflineWarning, stacklevel=5)  # for code that catches it; ignored by default
         self.offline, self._offline_until, self.offline_reason = True, now + self.offline_recheck, exc.message

@@ -58,12 +58,17 @@ class Grant:
             if not (isinstance(sha256, str) and SHA256_RE.match(sha256)) or not isinstance(size, int):
                 raise ValueError("sha256/size_bytes")
             expires = obj.get("expires_at")
-            return cls(dataset_id=dataset_id, fmt=fmt, sha256=sha256, size_bytes=size,
-                       url=api.absolute(obj["signed_url"]),
-                       expires_at=parse_timestamp(expires) if isinstance(expires, str) else None,
-                       row_count=info.get("row_count"), last_updated=info.get("last_updated"),
-                       extra={k: v for k, v in info.items()
-                              if k not in ("sha256", "size_bytes", "row_count", "last_updated")})
+            return cls(
+                dataset_id=dataset_id,
+                fmt=fmt,
+                sha256=sha256,
+                size_bytes=size,
+                url=api.absolute(obj["signed_url"]),
+                expires_at=parse_timestamp(expires) if isinstance(expires, str) else None,
+                row_count=info.get("row_count"),
+                last_updated=info.get("last_updated"),
+                extra={k: v for k, v in info.items() if k not in ("sha256", "size_bytes", "row_count", "last_updated")},
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageError(f"Unexpected dataset-proxy answer for {dataset_id} ({exc})") from None
 
@@ -72,10 +77,24 @@ def direct_grant(entry: DatasetEntry, fmt: str) -> Grant:
     if fmt == "parquet":
         if not entry.latest_parquet or not entry.parquet_sha256:
             raise ObjectNotFound(f"{entry.id} has no Parquet copy")
-        return Grant(entry.id, fmt, entry.parquet_sha256, int(entry.parquet_size_bytes or 0),
-                     key=entry.parquet_key, row_count=entry.row_count, last_updated=entry.last_modified)
-    return Grant(entry.id, fmt, entry.sha256, entry.size_bytes, key=entry.csv_key,
-                 row_count=entry.row_count, last_updated=entry.last_modified)
+        return Grant(
+            entry.id,
+            fmt,
+            entry.parquet_sha256,
+            int(entry.parquet_size_bytes or 0),
+            key=entry.parquet_key,
+            row_count=entry.row_count,
+            last_updated=entry.last_modified,
+        )
+    return Grant(
+        entry.id,
+        fmt,
+        entry.sha256,
+        entry.size_bytes,
+        key=entry.csv_key,
+        row_count=entry.row_count,
+        last_updated=entry.last_modified,
+    )
 
 
 class ProxyTransport:
@@ -97,9 +116,11 @@ class ProxyTransport:
         if resp.status_code == 304:
             return None, etag
         if resp.headers.get("Content-Type", "").startswith("text/html"):
-            raise ConfigError(f"{self.api.url('manifest')} answered with a web page, not the Scout manifest: "
-                              "SCOUT_API_URL should be the Jupyter server's address (e.g. the URL `jupyter lab` "
-                              "printed), and the server needs the scout_jupyter extension")
+            raise ConfigError(
+                f"{self.api.url('manifest')} answered with a web page, not the Scout manifest: "
+                "SCOUT_API_URL should be the Jupyter server's address (e.g. the URL `jupyter lab` "
+                "printed), and the server needs the scout_jupyter extension"
+            )
         return resp.content, resp.headers.get("ETag")
 
     def grant(self, entry: DatasetEntry, fmt: str, *, ttl: int, date: str | None = None) -> Grant:
@@ -115,12 +136,12 @@ class ProxyTransport:
     def open_stream(self, grant: Grant) -> tuple[Iterator[bytes], int | None]:
         """One GET of the signed URL (no retry here: the download retries as a whole).
         Returns the chunk iterator and the announced length."""
-        resp = self.api.send("GET", grant.url or "", auth=False, stream=True, what=grant.dataset_id,
-                             ok=(403, 401))
+        resp = self.api.send("GET", grant.url or "", auth=False, stream=True, what=grant.dataset_id, ok=(403, 401))
         if resp.status_code in (401, 403):
             resp.close()
-            raise SignatureRejected(f"Access denied: the signed URL for {grant.dataset_id} was refused "
-                                    f"(HTTP {resp.status_code})")
+            raise SignatureRejected(
+                f"Access denied: the signed URL for {grant.dataset_id} was refused (HTTP {resp.status_code})"
+            )
         length = resp.headers.get("Content-Length")
         return _iter_response(resp), int(length) if length and length.isdigit() else None
 
@@ -153,8 +174,9 @@ def _iter_response(resp: requests.Response) -> Iterator[bytes]:
             if chunk:
                 yield chunk
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError, requests.Timeout) as exc:
-        raise BodyInterrupted(f"download interrupted: {type(exc).__name__}", StorageError(
-            f"Download interrupted ({type(exc).__name__})")) from exc
+        raise BodyInterrupted(
+            f"download interrupted: {type(exc).__name__}", StorageError(f"Download interrupted ({type(exc).__name__})")
+        ) from exc
     finally:
         resp.close()
 
@@ -185,9 +207,11 @@ class DirectTransport:
 
     def signed_url(self, entry: DatasetEntry, fmt: str, *, ttl: int, date: str | None = None) -> str:
         if not self.storage.signs_absolute_urls:
-            raise ConfigError(f"A local store's signed URLs are served by a running Jupyter server with the "
-                              f"scout_jupyter extension: connect through it (SCOUT_API_URL) to sign {entry.id}, "
-                              "or read it here with scout.load() / scout.load_raw()")
+            raise ConfigError(
+                f"A local store's signed URLs are served by a running Jupyter server with the "
+                f"scout_jupyter extension: connect through it (SCOUT_API_URL) to sign {entry.id}, "
+                "or read it here with scout.load() / scout.load_raw()"
+            )
         grant = direct_grant(entry, fmt)
         return self.storage.sign(grant.key or "", int(ttl)).url
 
@@ -197,8 +221,11 @@ class DirectTransport:
     def snapshot_names(self) -> list[str]:
         """Snapshot manifest file names, newest first."""
         prefix = f"{self.namespace}/manifests/"
-        return [key[len(prefix):] for key in snapshots_newest_first(info.key for info in self.storage.list(prefix))
-                if "/" not in key[len(prefix):]]
+        return [
+            key[len(prefix) :]
+            for key in snapshots_newest_first(info.key for info in self.storage.list(prefix))
+            if "/" not in key[len(prefix) :]
+        ]
 
     def read_snapshot(self, name: str) -> bytes:
         return self.storage.read_bytes(f"{self.namespace}/manifests/{name}")

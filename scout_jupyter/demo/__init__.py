@@ -29,8 +29,18 @@ from .warehouse import (
     table_digests,
 )
 
-__all__ = ["build_warehouse", "WarehouseStats", "table_digests", "export_warehouse", "demo_config_path",
-           "prepare_demo", "DemoSetup", "TABLES", "CONFIG_NAME", "WAREHOUSE_NAME"]
+__all__ = [
+    "build_warehouse",
+    "WarehouseStats",
+    "table_digests",
+    "export_warehouse",
+    "demo_config_path",
+    "prepare_demo",
+    "DemoSetup",
+    "TABLES",
+    "CONFIG_NAME",
+    "WAREHOUSE_NAME",
+]
 
 CONFIG_NAME = "datasets.toml"
 WAREHOUSE_NAME = "warehouse.sqlite"  # what the shipped TOML's relative source URL names
@@ -54,8 +64,14 @@ class DemoSetup:
     warehouse: WarehouseStats
 
 
-def prepare_demo(folder: str | os.PathLike, *, seed: int = 42, scale: float = 1.0,
-                 start_date: date = DEFAULT_START, days: int = DEFAULT_DAYS) -> DemoSetup:
+def prepare_demo(
+    folder: str | os.PathLike,
+    *,
+    seed: int = 42,
+    scale: float = 1.0,
+    start_date: date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+) -> DemoSetup:
     """Build ``folder/warehouse.sqlite`` and place ``folder/datasets.toml`` beside it, so that the
     TOML's relative source URL resolves to that warehouse. Both files are replaced atomically."""
     folder = Path(folder).expanduser().absolute()

@@ -35,8 +35,9 @@ def make_activity(rng: np.random.Generator, pop: Population) -> Activity:
     lines, txn_of_visit = _line_items(rng, pop, visits, items, asked)
     transactions = _transactions(rng, pop, visits, lines, txn_of_visit)
     requests, substitutions = _request_tables(pop, visits, items, asked, txn_of_visit)
-    return Activity(transactions=transactions, line_items=lines["columns"], customer_requests=requests,
-                    substitutions=substitutions)
+    return Activity(
+        transactions=transactions, line_items=lines["columns"], customer_requests=requests, substitutions=substitutions
+    )
 
 
 def _visits(rng: np.random.Generator, pop: Population) -> dict[str, np.ndarray]:
@@ -60,11 +61,17 @@ def _visits(rng: np.random.Generator, pop: Population) -> dict[str, np.ndarray]:
     segment = np.full(n, ANONYMOUS)
     segment[known] = np.array([seg_index[s] for s in segment_codes])[customer[known]]
     since = pop.calendar["days_since_payday"][day]
-    return {"store": store, "day": day, "hour": hour, "customer": customer,
-            "timestamp": _timestamps(pop, day, hour, second_of_hour),
-            "segment": segment, "since_payday": since,
-            "daypart": np.searchsorted(np.array(cat.DAYPART_START), hour, side="right") - 1,
-            "party": (pop.calendar["is_weekend"][day] == 1) | (since <= 1)}
+    return {
+        "store": store,
+        "day": day,
+        "hour": hour,
+        "customer": customer,
+        "timestamp": _timestamps(pop, day, hour, second_of_hour),
+        "segment": segment,
+        "since_payday": since,
+        "daypart": np.searchsorted(np.array(cat.DAYPART_START), hour, side="right") - 1,
+        "party": (pop.calendar["is_weekend"][day] == 1) | (since <= 1),
+    }
 
 
 def _visit_customers(rng: np.random.Generator, pop: Population, store: np.ndarray) -> np.ndarray:
@@ -91,8 +98,12 @@ def _category_probabilities() -> np.ndarray:
         taste = cat.SEGMENT_TASTE[cat.SEGMENTS[s]] if s < ANONYMOUS else {}
         for d, daypart_taste in enumerate(cat.DAYPART_TASTE):
             for party in (0, 1):
-                w = base * np.array([taste.get(n, 1.0) * daypart_taste.get(n, 1.0)
-                                     * (cat.PARTY_TASTE.get(n, 1.0) if party else 1.0) for n in names])
+                w = base * np.array(
+                    [
+                        taste.get(n, 1.0) * daypart_taste.get(n, 1.0) * (cat.PARTY_TASTE.get(n, 1.0) if party else 1.0)
+                        for n in names
+                    ]
+                )
                 probs[s, d, party] = w / w.sum()
     return probs
 
@@ -168,16 +179,28 @@ def _resolve(rng: np.random.Generator, pop: Population, v: dict, items: dict) ->
     walked = ~available & ~replaced
     fulfilled = np.where(switched | replaced, alternative, np.where(walked, -1, desired))
     substituted = named & (switched | replaced)
-    reason = _labels(("owner_suggestion", "price", "out_of_stock", "not_carried"),
-                     np.where(switched, np.where(owner_reason, 0, 1), np.where(carried, 2, 3)))
-    owner = np.where(substituted, np.where(switched, owner_reason, owner_u < 0.65),
-                     named & walked & (owner_u < 0.3))
-    request_type = _labels(("generic_category", "pointing", "brand_named"),
-                           np.where(generic, 0, np.where(pointing, 1, 2)))
+    reason = _labels(
+        ("owner_suggestion", "price", "out_of_stock", "not_carried"),
+        np.where(switched, np.where(owner_reason, 0, 1), np.where(carried, 2, 3)),
+    )
+    owner = np.where(substituted, np.where(switched, owner_reason, owner_u < 0.65), named & walked & (owner_u < 0.3))
+    request_type = _labels(
+        ("generic_category", "pointing", "brand_named"), np.where(generic, 0, np.where(pointing, 1, 2))
+    )
     outcome = _labels(("walked_away", "substituted", "as_requested"), np.where(walked, 0, np.where(substituted, 1, 2)))
-    return {"store": store, "desired": desired, "fulfilled": fulfilled, "generic": generic,
-            "pointing": pointing, "available": available, "substituted": substituted, "reason": reason,
-            "owner": owner, "request_type": request_type, "outcome": outcome}
+    return {
+        "store": store,
+        "desired": desired,
+        "fulfilled": fulfilled,
+        "generic": generic,
+        "pointing": pointing,
+        "available": available,
+        "substituted": substituted,
+        "reason": reason,
+        "owner": owner,
+        "request_type": request_type,
+        "outcome": outcome,
+    }
 
 
 def _substitutes(rng: np.random.Generator, pop: Population, store: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -225,9 +248,13 @@ def _line_items(rng: np.random.Generator, pop: Population, v: dict, items: dict,
     tawad = np.minimum(np.array([25, 50, 100])[rng.integers(0, 3, len(qty))], cap)
     discount = np.where(suki & (rng.random(len(qty)) < 0.08), tawad, 0)
     columns: Columns = {
-        "transaction_id": txn_of_visit[visit], "line_no": np.arange(len(visit)) - first + 1,
-        "product_id": product + 1, "quantity": qty, "unit_price": price / 100.0,
-        "discount": discount / 100.0, "line_total": (gross - discount) / 100.0,
+        "transaction_id": txn_of_visit[visit],
+        "line_no": np.arange(len(visit)) - first + 1,
+        "product_id": product + 1,
+        "quantity": qty,
+        "unit_price": price / 100.0,
+        "discount": discount / 100.0,
+        "line_total": (gross - discount) / 100.0,
     }
     return {"columns": columns, "visit": visit, "net": gross - discount, "qty": qty}, txn_of_visit
 
@@ -250,18 +277,23 @@ def _transactions(rng: np.random.Generator, pop: Population, v: dict, lines: dic
     store, customer = v["store"][visits], v["customer"][visits]
     payment = _payments(rng, pop, store, customer, v["since_payday"][visits])
     return {
-        "transaction_id": np.arange(1, len(visits) + 1), "store_id": store + 1,
+        "transaction_id": np.arange(1, len(visits) + 1),
+        "store_id": store + 1,
         "customer_id": _nullable(customer + 1, customer >= 0),
         "txn_ts": v["timestamp"][visits],
-        "date_key": pop.calendar["date_key"][v["day"][visits]], "hour_of_day": v["hour"][visits],
-        "payment_method": payment, "item_count": units,
-        "line_count": np.bincount(index, minlength=len(visits)), "total_amount": total / 100.0,
+        "date_key": pop.calendar["date_key"][v["day"][visits]],
+        "hour_of_day": v["hour"][visits],
+        "payment_method": payment,
+        "item_count": units,
+        "line_count": np.bincount(index, minlength=len(visits)),
+        "total_amount": total / 100.0,
         "discount_total": discount / 100.0,
     }
 
 
-def _payments(rng: np.random.Generator, pop: Population, store: np.ndarray, customer: np.ndarray,
-              since_payday: np.ndarray) -> np.ndarray:
+def _payments(
+    rng: np.random.Generator, pop: Population, store: np.ndarray, customer: np.ndarray, since_payday: np.ndarray
+) -> np.ndarray:
     """Cash by default; utang (store credit) for known account holders, more as payday nears;
     GCash where the store takes it, more for young, urban, better-off shoppers."""
     known = customer >= 0
@@ -295,22 +327,33 @@ def _request_tables(pop: Population, v: dict, items: dict, asked: dict, txn_of_v
     timestamps = v["timestamp"][visit]
     available = np.where(asked["pointing"], asked["fulfilled"] >= 0, asked["available"])
     requests: Columns = {
-        "request_id": np.arange(1, n + 1), "transaction_id": _nullable(txn, txn > 0),
-        "store_id": asked["store"] + 1, "customer_id": _nullable(customer + 1, customer >= 0),
-        "requested_at": timestamps, "date_key": pop.calendar["date_key"][v["day"][visit]],
-        "hour_of_day": v["hour"][visit], "request_type": asked["request_type"],
+        "request_id": np.arange(1, n + 1),
+        "transaction_id": _nullable(txn, txn > 0),
+        "store_id": asked["store"] + 1,
+        "customer_id": _nullable(customer + 1, customer >= 0),
+        "requested_at": timestamps,
+        "date_key": pop.calendar["date_key"][v["day"][visit]],
+        "hour_of_day": v["hour"][visit],
+        "request_type": asked["request_type"],
         "category_id": items["category"] + 1,
         "requested_product_id": _nullable(requested + 1, ~asked["generic"]),
         "brand_available": _nullable(available.astype(np.int64), ~asked["generic"]),
-        "outcome": asked["outcome"], "owner_suggested": asked["owner"].astype(np.int64),
+        "outcome": asked["outcome"],
+        "owner_suggested": asked["owner"].astype(np.int64),
         "fulfilled_product_id": _nullable(asked["fulfilled"] + 1, asked["fulfilled"] >= 0),
     }
     sub = np.flatnonzero(asked["substituted"] & named)
     store, source, target = asked["store"][sub], asked["desired"][sub], asked["fulfilled"][sub]
     delta = _price_cents(pop, store, target) - _price_cents(pop, store, source)
     substitutions: Columns = {
-        "substitution_id": np.arange(1, len(sub) + 1), "request_id": sub + 1, "transaction_id": txn[sub],
-        "store_id": store + 1, "date_key": requests["date_key"][sub], "from_product_id": source + 1,
-        "to_product_id": target + 1, "reason": asked["reason"][sub], "price_delta": delta / 100.0,
+        "substitution_id": np.arange(1, len(sub) + 1),
+        "request_id": sub + 1,
+        "transaction_id": txn[sub],
+        "store_id": store + 1,
+        "date_key": requests["date_key"][sub],
+        "from_product_id": source + 1,
+        "to_product_id": target + 1,
+        "reason": asked["reason"][sub],
+        "price_delta": delta / 100.0,
     }
     return requests, substitutions

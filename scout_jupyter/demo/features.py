@@ -23,11 +23,13 @@ FEATURES = ("recency_days", "log_frequency", "log_monetary", "log_basket_value",
 LABELS = ("Lapsed", "Regular", "Stock-up", "Utang-reliant", "Champion suki")  # segment ids 1..5
 # Clusters are named from their (standardized) centroids, greedily in this order: the name goes
 # to the remaining cluster with the highest score.
-_NAMING = (("Champion suki", lambda c: c[:, 1] + c[:, 2]),  # frequent and high spend
-           ("Utang-reliant", lambda c: c[:, 4]),  # buys on store credit
-           ("Stock-up", lambda c: c[:, 3]),  # big baskets
-           ("Lapsed", lambda c: c[:, 0]),  # longest since the last visit
-           ("Regular", lambda c: -c[:, 0]))
+_NAMING = (
+    ("Champion suki", lambda c: c[:, 1] + c[:, 2]),  # frequent and high spend
+    ("Utang-reliant", lambda c: c[:, 4]),  # buys on store credit
+    ("Stock-up", lambda c: c[:, 3]),  # big baskets
+    ("Lapsed", lambda c: c[:, 0]),  # longest since the last visit
+    ("Regular", lambda c: -c[:, 0]),
+)
 
 _RFM_SQL = sa.text("""
 WITH per_customer AS (
@@ -137,8 +139,21 @@ def assign_customer_segments(connection: sa.Connection) -> pd.DataFrame:
     names = (INACTIVE_LABEL, *LABELS)
     frame["segment_label"] = [names[s] for s in segment]
     frame["as_of_date"] = date.fromisoformat(str(bounds.as_of_date)[:10])
-    return frame[["customer_id", "store_code", "region_code", "as_of_date", "segment_id", "segment_label",
-                  "recency_days", "frequency", "monetary", "basket_value", "utang_share"]]
+    return frame[
+        [
+            "customer_id",
+            "store_code",
+            "region_code",
+            "as_of_date",
+            "segment_id",
+            "segment_label",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "basket_value",
+            "utang_share",
+        ]
+    ]
 
 
 def customer_segments(connection: sa.Connection) -> pd.DataFrame:
@@ -147,10 +162,16 @@ def customer_segments(connection: sa.Connection) -> pd.DataFrame:
     people["utang_txns"] = people["utang_share"].fillna(0) * people["frequency"]
     keys = ["store_code", "region_code", "segment_id", "segment_label"]
     grouped = people.groupby(keys, sort=True)
-    out = grouped.agg(as_of_date=("as_of_date", "first"), customers=("customer_id", "size"),
-                      avg_recency_days=("recency_days", "mean"), avg_frequency=("frequency", "mean"),
-                      avg_monetary=("monetary", "mean"), revenue=("monetary", "sum"),
-                      transactions=("frequency", "sum"), utang_txns=("utang_txns", "sum")).reset_index()
+    out = grouped.agg(
+        as_of_date=("as_of_date", "first"),
+        customers=("customer_id", "size"),
+        avg_recency_days=("recency_days", "mean"),
+        avg_frequency=("frequency", "mean"),
+        avg_monetary=("monetary", "mean"),
+        revenue=("monetary", "sum"),
+        transactions=("frequency", "sum"),
+        utang_txns=("utang_txns", "sum"),
+    ).reset_index()
     store_customers = out.groupby("store_code")["customers"].transform("sum")
     store_revenue = out.groupby("store_code")["revenue"].transform("sum")
     largest = out.groupby("store_code")["customers"].transform("max")
@@ -165,7 +186,23 @@ def customer_segments(connection: sa.Connection) -> pd.DataFrame:
     out["avg_monetary"] = out["avg_monetary"].round(2)
     out["revenue"] = out["revenue"].round(2)
     out = out.sort_values(["store_code", "segment_id"], kind="stable").reset_index(drop=True)
-    return out[["as_of_date", "store_code", "region_code", "segment_id", "segment_label", "customers",
-                "share_of_store_customers", "avg_recency_days", "avg_frequency", "avg_monetary",
-                "avg_basket_value", "utang_share", "transactions", "revenue", "revenue_share_of_store",
-                "is_largest_segment"]]
+    return out[
+        [
+            "as_of_date",
+            "store_code",
+            "region_code",
+            "segment_id",
+            "segment_label",
+            "customers",
+            "share_of_store_customers",
+            "avg_recency_days",
+            "avg_frequency",
+            "avg_monetary",
+            "avg_basket_value",
+            "utang_share",
+            "transactions",
+            "revenue",
+            "revenue_share_of_store",
+            "is_largest_segment",
+        ]
+    ]

@@ -91,8 +91,11 @@ def make_stores(rng: np.random.Generator, n: int, start: date) -> tuple[Columns,
     traffic *= np.where(urban, 1.15, 0.9)
     log_t = np.log(traffic)
     breadth = np.clip(np.array([t[3] for t in cat.STORE_TYPES])[stype] + 0.12 * (log_t - log_t.mean()), 0.3, 0.95)
-    price = (np.array([t[4] for t in cat.STORE_TYPES])[stype]
-             * np.array([r.price_index for r in regions])[region] * rng.uniform(0.98, 1.04, n))
+    price = (
+        np.array([t[4] for t in cat.STORE_TYPES])[stype]
+        * np.array([r.price_index for r in regions])[region]
+        * rng.uniform(0.98, 1.04, n)
+    )
     gcash = rng.random(n) < np.where(stype == 1, 0.95, np.where(urban, 0.75, 0.35))
     lat = np.array([regions[r].cities[c][1] for r, c in zip(region, city, strict=True)]) + rng.normal(0, 0.02, n)
     lon = np.array([regions[r].cities[c][2] for r, c in zip(region, city, strict=True)]) + rng.normal(0, 0.02, n)
@@ -143,8 +146,19 @@ def make_products() -> tuple[Columns, np.ndarray]:
             for vi, (variant, base, vweight) in enumerate(category.variants):
                 srp = np.ceil(base * factor * 4) / 4  # prices move in 25-centavo steps
                 tingi = category.tingi and any(w in variant for w in ("per ", "sachet", "stick", "piece"))
-                rows.append((f"{ci + 1:02d}{bi + 1:02d}{vi + 1:02d}", f"{brand} {variant}", brand, variant,
-                             ci + 1, category.name, category.department, float(srp), int(tingi)))
+                rows.append(
+                    (
+                        f"{ci + 1:02d}{bi + 1:02d}{vi + 1:02d}",
+                        f"{brand} {variant}",
+                        brand,
+                        variant,
+                        ci + 1,
+                        category.name,
+                        category.department,
+                        float(srp),
+                        int(tingi),
+                    )
+                )
                 weights.append(vweight / (bi + 1) ** 1.1)
         block = np.array(weights[first:])
         weights[first:] = list(block / block.sum())
@@ -193,8 +207,7 @@ def _draw(rng: np.random.Generator, weights: tuple[float, ...], n: int) -> np.nd
     return rng.choice(len(p), size=n, p=p)
 
 
-def make_assortment(rng: np.random.Generator, breadth: np.ndarray, products: Columns,
-                    weight: np.ndarray) -> np.ndarray:
+def make_assortment(rng: np.random.Generator, breadth: np.ndarray, products: Columns, weight: np.ndarray) -> np.ndarray:
     """Which products each store carries: the category leader always, the long tail by breadth."""
     category = products["category_id"]
     top = np.zeros(len(weight))
@@ -213,7 +226,16 @@ def make_population(rng: np.random.Generator, *, scale: float, start: date, days
     customers, customer_weight = make_customers(rng, stores, hidden, start)
     carried = make_assortment(rng, hidden["breadth"], products, product_weight)
     oos = 0.03 + 0.06 * (1 - hidden["breadth"])
-    return Population(calendar=calendar_cols, stores=stores, products=products, customers=customers,
-                      day_weight=day_weight, store_traffic=hidden["traffic"], store_price=hidden["price"],
-                      store_oos=oos, carried=carried, product_weight=product_weight,
-                      customer_weight=customer_weight)
+    return Population(
+        calendar=calendar_cols,
+        stores=stores,
+        products=products,
+        customers=customers,
+        day_weight=day_weight,
+        store_traffic=hidden["traffic"],
+        store_price=hidden["price"],
+        store_oos=oos,
+        carried=carried,
+        product_weight=product_weight,
+        customer_weight=customer_weight,
+    )

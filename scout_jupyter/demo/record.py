@@ -41,8 +41,12 @@ class DemoRecord:
         if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
             raise ConfigError(f"{where} is not a scout demo record")
         try:
-            record = cls(warehouse=str(data["warehouse"]), definitions=str(data["definitions"]),
-                         seed=int(data["seed"]), scale=float(data["scale"]))
+            record = cls(
+                warehouse=str(data["warehouse"]),
+                definitions=str(data["definitions"]),
+                seed=int(data["seed"]),
+                scale=float(data["scale"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{where} is not a valid scout demo record ({type(exc).__name__}: {exc})") from None
         if not (os.path.isabs(record.warehouse) and os.path.isabs(record.definitions)):

@@ -44,71 +44,115 @@ _MONEY = sa.Numeric(12, 2).with_variant(sa.Float(), "sqlite")  # exact in Postgr
 _C = sa.Column
 
 CALENDAR = sa.Table(
-    "calendar", metadata,
-    _C("date_key", sa.Date, primary_key=True), _C("day_number", sa.Integer, nullable=False, unique=True),
-    _C("day_of_week", sa.Integer, nullable=False), _C("day_name", sa.String(10), nullable=False),
-    _C("week_start", sa.Date, nullable=False), _C("iso_week", sa.Integer, nullable=False),
-    _C("month", sa.Integer, nullable=False), _C("is_weekend", sa.Boolean, nullable=False),
-    _C("is_payday", sa.Boolean, nullable=False), _C("days_since_payday", sa.Integer, nullable=False),
-    _C("is_holiday", sa.Boolean, nullable=False), _C("holiday_name", sa.String(64)))
+    "calendar",
+    metadata,
+    _C("date_key", sa.Date, primary_key=True),
+    _C("day_number", sa.Integer, nullable=False, unique=True),
+    _C("day_of_week", sa.Integer, nullable=False),
+    _C("day_name", sa.String(10), nullable=False),
+    _C("week_start", sa.Date, nullable=False),
+    _C("iso_week", sa.Integer, nullable=False),
+    _C("month", sa.Integer, nullable=False),
+    _C("is_weekend", sa.Boolean, nullable=False),
+    _C("is_payday", sa.Boolean, nullable=False),
+    _C("days_since_payday", sa.Integer, nullable=False),
+    _C("is_holiday", sa.Boolean, nullable=False),
+    _C("holiday_name", sa.String(64)),
+)
 STORES = sa.Table(
-    "stores", metadata,
-    _C("store_id", sa.Integer, primary_key=True), _C("store_code", sa.String(8), nullable=False, unique=True),
-    _C("store_name", sa.String(80), nullable=False), _C("store_type", sa.String(24), nullable=False),
-    _C("size_class", sa.String(8), nullable=False), _C("region_code", sa.String(4), nullable=False),
-    _C("region", sa.String(32), nullable=False), _C("island_group", sa.String(10), nullable=False),
-    _C("city", sa.String(40), nullable=False), _C("urbanicity", sa.String(5), nullable=False),
-    _C("latitude", sa.Float, nullable=False), _C("longitude", sa.Float, nullable=False),
-    _C("opened_on", sa.Date, nullable=False), _C("accepts_gcash", sa.Boolean, nullable=False))
+    "stores",
+    metadata,
+    _C("store_id", sa.Integer, primary_key=True),
+    _C("store_code", sa.String(8), nullable=False, unique=True),
+    _C("store_name", sa.String(80), nullable=False),
+    _C("store_type", sa.String(24), nullable=False),
+    _C("size_class", sa.String(8), nullable=False),
+    _C("region_code", sa.String(4), nullable=False),
+    _C("region", sa.String(32), nullable=False),
+    _C("island_group", sa.String(10), nullable=False),
+    _C("city", sa.String(40), nullable=False),
+    _C("urbanicity", sa.String(5), nullable=False),
+    _C("latitude", sa.Float, nullable=False),
+    _C("longitude", sa.Float, nullable=False),
+    _C("opened_on", sa.Date, nullable=False),
+    _C("accepts_gcash", sa.Boolean, nullable=False),
+)
 PRODUCTS = sa.Table(
-    "products", metadata,
-    _C("product_id", sa.Integer, primary_key=True), _C("sku", sa.String(6), nullable=False, unique=True),
-    _C("product_name", sa.String(96), nullable=False), _C("brand", sa.String(40), nullable=False),
-    _C("variant", sa.String(48), nullable=False), _C("category_id", sa.Integer, nullable=False),
-    _C("category", sa.String(40), nullable=False), _C("department", sa.String(32), nullable=False),
-    _C("srp", _MONEY, nullable=False), _C("is_tingi", sa.Boolean, nullable=False))
+    "products",
+    metadata,
+    _C("product_id", sa.Integer, primary_key=True),
+    _C("sku", sa.String(6), nullable=False, unique=True),
+    _C("product_name", sa.String(96), nullable=False),
+    _C("brand", sa.String(40), nullable=False),
+    _C("variant", sa.String(48), nullable=False),
+    _C("category_id", sa.Integer, nullable=False),
+    _C("category", sa.String(40), nullable=False),
+    _C("department", sa.String(32), nullable=False),
+    _C("srp", _MONEY, nullable=False),
+    _C("is_tingi", sa.Boolean, nullable=False),
+)
 CUSTOMERS = sa.Table(
-    "customers", metadata,
-    _C("customer_id", sa.Integer, primary_key=True), _C("customer_code", sa.String(8), nullable=False, unique=True),
+    "customers",
+    metadata,
+    _C("customer_id", sa.Integer, primary_key=True),
+    _C("customer_code", sa.String(8), nullable=False, unique=True),
     _C("home_store_id", sa.Integer, sa.ForeignKey("stores.store_id"), nullable=False),
-    _C("age_band", sa.String(5), nullable=False), _C("gender", sa.String(1), nullable=False),
-    _C("income_class", sa.String(1), nullable=False), _C("urbanicity", sa.String(5), nullable=False),
-    _C("lifestyle_segment", sa.String(24), nullable=False), _C("registered_on", sa.Date, nullable=False),
-    _C("has_utang_account", sa.Boolean, nullable=False))
+    _C("age_band", sa.String(5), nullable=False),
+    _C("gender", sa.String(1), nullable=False),
+    _C("income_class", sa.String(1), nullable=False),
+    _C("urbanicity", sa.String(5), nullable=False),
+    _C("lifestyle_segment", sa.String(24), nullable=False),
+    _C("registered_on", sa.Date, nullable=False),
+    _C("has_utang_account", sa.Boolean, nullable=False),
+)
 TRANSACTIONS = sa.Table(
-    "transactions", metadata,
+    "transactions",
+    metadata,
     _C("transaction_id", sa.Integer, primary_key=True),
     _C("store_id", sa.Integer, sa.ForeignKey("stores.store_id"), nullable=False),
     _C("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id")),  # NULL: anonymous shopper
     _C("txn_ts", sa.DateTime, nullable=False),
     _C("date_key", sa.Date, sa.ForeignKey("calendar.date_key"), nullable=False),
-    _C("hour_of_day", sa.Integer, nullable=False), _C("payment_method", sa.String(8), nullable=False),
-    _C("item_count", sa.Integer, nullable=False), _C("line_count", sa.Integer, nullable=False),
-    _C("total_amount", _MONEY, nullable=False), _C("discount_total", _MONEY, nullable=False))
+    _C("hour_of_day", sa.Integer, nullable=False),
+    _C("payment_method", sa.String(8), nullable=False),
+    _C("item_count", sa.Integer, nullable=False),
+    _C("line_count", sa.Integer, nullable=False),
+    _C("total_amount", _MONEY, nullable=False),
+    _C("discount_total", _MONEY, nullable=False),
+)
 LINE_ITEMS = sa.Table(  # clustered by basket in SQLite (WITHOUT ROWID): basket scans are range scans
-    "line_items", metadata,
+    "line_items",
+    metadata,
     _C("transaction_id", sa.Integer, sa.ForeignKey("transactions.transaction_id"), primary_key=True),
     _C("product_id", sa.Integer, sa.ForeignKey("products.product_id"), primary_key=True),
     _C("line_no", sa.Integer, nullable=False),
-    _C("quantity", sa.Integer, nullable=False), _C("unit_price", _MONEY, nullable=False),
-    _C("discount", _MONEY, nullable=False), _C("line_total", _MONEY, nullable=False),
-    sqlite_with_rowid=False)
+    _C("quantity", sa.Integer, nullable=False),
+    _C("unit_price", _MONEY, nullable=False),
+    _C("discount", _MONEY, nullable=False),
+    _C("line_total", _MONEY, nullable=False),
+    sqlite_with_rowid=False,
+)
 CUSTOMER_REQUESTS = sa.Table(
-    "customer_requests", metadata,
+    "customer_requests",
+    metadata,
     _C("request_id", sa.Integer, primary_key=True),
     _C("transaction_id", sa.Integer, sa.ForeignKey("transactions.transaction_id")),  # NULL: left empty-handed
     _C("store_id", sa.Integer, sa.ForeignKey("stores.store_id"), nullable=False),
     _C("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id")),
     _C("requested_at", sa.DateTime, nullable=False),
     _C("date_key", sa.Date, sa.ForeignKey("calendar.date_key"), nullable=False),
-    _C("hour_of_day", sa.Integer, nullable=False), _C("request_type", sa.String(20), nullable=False),
+    _C("hour_of_day", sa.Integer, nullable=False),
+    _C("request_type", sa.String(20), nullable=False),
     _C("category_id", sa.Integer, nullable=False),
     _C("requested_product_id", sa.Integer, sa.ForeignKey("products.product_id")),  # NULL: generic request
-    _C("brand_available", sa.Boolean), _C("outcome", sa.String(16), nullable=False),
+    _C("brand_available", sa.Boolean),
+    _C("outcome", sa.String(16), nullable=False),
     _C("owner_suggested", sa.Boolean, nullable=False),
-    _C("fulfilled_product_id", sa.Integer, sa.ForeignKey("products.product_id")))
+    _C("fulfilled_product_id", sa.Integer, sa.ForeignKey("products.product_id")),
+)
 SUBSTITUTIONS = sa.Table(
-    "substitutions", metadata,
+    "substitutions",
+    metadata,
     _C("substitution_id", sa.Integer, primary_key=True),
     _C("request_id", sa.Integer, sa.ForeignKey("customer_requests.request_id"), nullable=False, unique=True),
     _C("transaction_id", sa.Integer, sa.ForeignKey("transactions.transaction_id"), nullable=False),
@@ -116,7 +160,9 @@ SUBSTITUTIONS = sa.Table(
     _C("date_key", sa.Date, sa.ForeignKey("calendar.date_key"), nullable=False),
     _C("from_product_id", sa.Integer, sa.ForeignKey("products.product_id"), nullable=False),
     _C("to_product_id", sa.Integer, sa.ForeignKey("products.product_id"), nullable=False),
-    _C("reason", sa.String(20), nullable=False), _C("price_delta", _MONEY, nullable=False))
+    _C("reason", sa.String(20), nullable=False),
+    _C("price_delta", _MONEY, nullable=False),
+)
 
 # Fact tables are stored in time order and the dataset queries aggregate whole tables, which
 # SQLite does fastest by scanning them and looking dimensions up by primary key; secondary
@@ -129,12 +175,25 @@ SUBSTITUTIONS = sa.Table(
 #   transaction_id comes third so that each store-day's rows are still summed in transaction
 #   order, as a table scan feeds them: the same floating-point sums, the same published bytes.
 INDEXES = (
-    sa.Index("ix_transactions_customer", TRANSACTIONS.c.customer_id, TRANSACTIONS.c.date_key,
-             TRANSACTIONS.c.total_amount, TRANSACTIONS.c.payment_method),
-    sa.Index("ix_transactions_store_day", TRANSACTIONS.c.store_id, TRANSACTIONS.c.date_key,
-             TRANSACTIONS.c.transaction_id, TRANSACTIONS.c.customer_id, TRANSACTIONS.c.item_count,
-             TRANSACTIONS.c.total_amount, TRANSACTIONS.c.discount_total, TRANSACTIONS.c.payment_method,
-             TRANSACTIONS.c.txn_ts),
+    sa.Index(
+        "ix_transactions_customer",
+        TRANSACTIONS.c.customer_id,
+        TRANSACTIONS.c.date_key,
+        TRANSACTIONS.c.total_amount,
+        TRANSACTIONS.c.payment_method,
+    ),
+    sa.Index(
+        "ix_transactions_store_day",
+        TRANSACTIONS.c.store_id,
+        TRANSACTIONS.c.date_key,
+        TRANSACTIONS.c.transaction_id,
+        TRANSACTIONS.c.customer_id,
+        TRANSACTIONS.c.item_count,
+        TRANSACTIONS.c.total_amount,
+        TRANSACTIONS.c.discount_total,
+        TRANSACTIONS.c.payment_method,
+        TRANSACTIONS.c.txn_ts,
+    ),
 )
 TABLES = tuple(t.name for t in metadata.sorted_tables)
 
@@ -158,8 +217,14 @@ class WarehouseStats:
         return data
 
 
-def build_warehouse(path: str | os.PathLike, *, seed: int = 42, scale: float = 1.0,
-                    start_date: date = DEFAULT_START, days: int = DEFAULT_DAYS) -> WarehouseStats:
+def build_warehouse(
+    path: str | os.PathLike,
+    *,
+    seed: int = 42,
+    scale: float = 1.0,
+    start_date: date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+) -> WarehouseStats:
     """Generate the warehouse into the SQLite file ``path`` (replacing it when complete)."""
     _check_arguments(seed, scale, start_date, days)
     started = time.perf_counter()
@@ -171,25 +236,48 @@ def build_warehouse(path: str | os.PathLike, *, seed: int = 42, scale: float = 1
     rng = np.random.default_rng(seed)
     population = make_population(rng, scale=scale, start=start_date, days=days)
     activity = make_activity(rng, population)
-    tables = {"calendar": population.calendar, "stores": population.stores, "products": population.products,
-              "customers": population.customers, "transactions": activity.transactions,
-              "line_items": activity.line_items, "customer_requests": activity.customer_requests,
-              "substitutions": activity.substitutions}
+    tables = {
+        "calendar": population.calendar,
+        "stores": population.stores,
+        "products": population.products,
+        "customers": population.customers,
+        "transactions": activity.transactions,
+        "line_items": activity.line_items,
+        "customer_requests": activity.customer_requests,
+        "substitutions": activity.substitutions,
+    }
     counts = _write_atomically(path, tables)
     seconds = time.perf_counter() - started
-    stats = WarehouseStats(path=path, seed=seed, scale=scale, start_date=start_date,
-                           end_date=date.fromordinal(start_date.toordinal() + days - 1), days=days,
-                           row_counts=counts, seconds=round(seconds, 3))
-    log.info("Built the demo warehouse %s (seed %s, scale %s): %s rows in %.1f s", path, seed, scale,
-             sum(counts.values()), seconds)
+    stats = WarehouseStats(
+        path=path,
+        seed=seed,
+        scale=scale,
+        start_date=start_date,
+        end_date=date.fromordinal(start_date.toordinal() + days - 1),
+        days=days,
+        row_counts=counts,
+        seconds=round(seconds, 3),
+    )
+    log.info(
+        "Built the demo warehouse %s (seed %s, scale %s): %s rows in %.1f s",
+        path,
+        seed,
+        scale,
+        sum(counts.values()),
+        seconds,
+    )
     return stats
 
 
 def _check_arguments(seed: Any, scale: Any, start_date: Any, days: Any) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"The warehouse seed must be a non-negative integer, got {seed!r}")
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) \
-            or not 0 < scale <= 1000:
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not math.isfinite(scale)
+        or not 0 < scale <= 1000
+    ):
         raise ConfigError(f"The warehouse scale must be a number in (0, 1000], got {scale!r}")
     if not isinstance(start_date, date) or isinstance(start_date, datetime):
         raise ConfigError(f"The warehouse start_date must be a date, got {start_date!r}")
@@ -310,8 +398,9 @@ def _copy_table(src: sqlite3.Connection, conn: sa.Connection, table: sa.Table, b
     psycopg_conn = conn.connection.driver_connection if use_copy else None
     copied = 0
     while rows := cursor.fetchmany(batch_rows):
-        batch = [[f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True)]
-                 for row in rows]
+        batch = [
+            [f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True)] for row in rows
+        ]
         if psycopg_conn is not None:
             with psycopg_conn.cursor() as pg_cursor:
                 with pg_cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:

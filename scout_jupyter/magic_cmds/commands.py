@@ -23,8 +23,7 @@ def load(ctx: Context, args: Any) -> Any:
     name = args.as_name or args.dataset.rpartition("/")[2]
     if not name.isidentifier() or keyword.iskeyword(name):
         raise UsageError(f"%scout load: --as needs a Python variable name, got {name!r}")
-    frame = ctx.client.load(args.dataset, columns=args.columns, limit=args.limit, date=args.date,
-                            verify=args.verify)
+    frame = ctx.client.load(args.dataset, columns=args.columns, limit=args.limit, date=args.date, verify=args.verify)
     ctx.shell.user_ns[name] = frame
     render.after_load(name, frame, ctx.client)
     return frame
@@ -64,6 +63,12 @@ def analytics(ctx: Context, args: Any) -> Any:
 
 
 COMMANDS: dict[str, Callable[[Context, Any], Any]] = {
-    "load": load, "ls": ls, "info": info, "url": url, "browse": browse, "status": status,
-    "publish": publish, "analytics": analytics,
+    "load": load,
+    "ls": ls,
+    "info": info,
+    "url": url,
+    "browse": browse,
+    "status": status,
+    "publish": publish,
+    "analytics": analytics,
 }

@@ -126,8 +126,10 @@ def info(details: dict[str, Any]) -> str:
 
 def loaded(name: str, frame: pd.DataFrame) -> str:
     meta = frame.attrs.get("scout", {})
-    return (f"{name} = {meta.get('id', '?')} ({meta.get('date', '?')}): {len(frame)} rows × "
-            f"{frame.shape[1]} columns, from {meta.get('source', '?')}")
+    return (
+        f"{name} = {meta.get('id', '?')} ({meta.get('date', '?')}): {len(frame)} rows × "
+        f"{frame.shape[1]} columns, from {meta.get('source', '?')}"
+    )
 
 
 def say(text: str) -> None:

@@ -13,7 +13,20 @@ from .progress import ProgressCallback, ProgressEvent, ProgressTracker, TqdmRepo
 from .results import DatasetResult, PublishResult
 
 __all__ = [
-    "DatasetDefinition", "DatasetResult", "LockInfo", "ProgressCallback", "ProgressEvent", "ProgressTracker",
-    "PublishConfig", "PublishLock", "PublishResult", "TqdmReporter", "fanout", "load_config", "lock_key",
-    "open_source", "parse_config", "publish",
+    "DatasetDefinition",
+    "DatasetResult",
+    "LockInfo",
+    "ProgressCallback",
+    "ProgressEvent",
+    "ProgressTracker",
+    "PublishConfig",
+    "PublishLock",
+    "PublishResult",
+    "TqdmReporter",
+    "fanout",
+    "load_config",
+    "lock_key",
+    "open_source",
+    "parse_config",
+    "publish",
 ]

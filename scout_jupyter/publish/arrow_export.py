@@ -91,8 +91,16 @@ def _schema(names: list[str], types: list[str | None]) -> TableSchema:
     return TableSchema(tuple(Field(n, t or "string") for n, t in zip(names, types, strict=True)))
 
 
-def export_arrow(source: AdbcSource, query: str, csv_path: Path, parquet_path: Path, *, chunk_size: int,
-                 guard_csv_formulas: bool, progress: Callable[[int], None]) -> tuple[TableSchema, WriteResult]:
+def export_arrow(
+    source: AdbcSource,
+    query: str,
+    csv_path: Path,
+    parquet_path: Path,
+    *,
+    chunk_size: int,
+    guard_csv_formulas: bool,
+    progress: Callable[[int], None],
+) -> tuple[TableSchema, WriteResult]:
     """Read ``query`` through ADBC and write its files; raises ``NotEquivalent`` (files left for
     the caller to remove) when the SQLAlchemy path must publish it instead."""
 

@@ -59,8 +59,22 @@ log = logging.getLogger(__name__)
 #: how the ADBC SQLite driver writes a REAL value into a column it typed as text (C's ``%e``)
 _DRIVER_REAL_TEXT = r"^-?([0-9]\.[0-9]{6}e[+-][0-9]{2,3}|inf)$"
 #: PostgreSQL types whose ADBC arrays equal (after normalize) what psycopg + read_sql give
-_PG_SAFE = {"int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bool", "date",
-            "timestamp", "timestamptz", "name"}
+_PG_SAFE = {
+    "int2",
+    "int4",
+    "int8",
+    "float4",
+    "float8",
+    "numeric",
+    "text",
+    "varchar",
+    "bpchar",
+    "bool",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "name",
+}
 _PG_TYPE_KEY = b"POSTGRESQL:type"
 
 
@@ -90,12 +104,14 @@ def adbc_source(engine: Engine) -> AdbcSource | None:
     try:
         if backend == "sqlite":
             import adbc_driver_sqlite.dbapi  # noqa: F401
+
             database = url.database
             if not database or database == ":memory:" or database.startswith("file:") or url.query:
                 return None
             return AdbcSource("sqlite", database)
         if backend == "postgresql":
             import adbc_driver_postgresql.dbapi  # noqa: F401
+
             plain = url.set(drivername="postgresql")
             return AdbcSource("postgresql", plain.render_as_string(hide_password=False))
     except ImportError:
@@ -247,8 +263,9 @@ def _is_numeric(field: pa.Field) -> bool:
     return (field.metadata or {}).get(_PG_TYPE_KEY) == b"numeric"
 
 
-def chunk_types(chunk: pa.Table, known: list[str | None] | None = None,
-                parsed: dict[int, pa.Array] | None = None) -> list[str | None]:
+def chunk_types(
+    chunk: pa.Table, known: list[str | None] | None = None, parsed: dict[int, pa.Array] | None = None
+) -> list[str | None]:
     """The field type each column of a normalized chunk shows (as :func:`schema.infer_series_type`
     would for the pandas path's frame: whole float64 numbers with a null are integers). A column
     ``known`` to be ``string`` already stays one whatever it holds, and is not looked at. Text

@@ -109,8 +109,9 @@ class PublishConfig:
         for definition in self.datasets:
             if definition.id == dataset_id:
                 return definition
-        raise ConfigError(f"Dataset {dataset_id} is not defined in {self.origin} "
-                          f"(defined: {', '.join(self.ids) or 'none'})")
+        raise ConfigError(
+            f"Dataset {dataset_id} is not defined in {self.origin} (defined: {', '.join(self.ids) or 'none'})"
+        )
 
     def select(self, ids: Iterable[str] | None) -> tuple[DatasetDefinition, ...]:
         """The definitions of ``ids`` in the config's order (all when ``ids`` is None)."""
@@ -149,8 +150,13 @@ def load_config(path: str | os.PathLike, *, source_url: str | None = None) -> Pu
     return parse_config(data, base_dir=path.parent, path=path, source_url=source_url)
 
 
-def parse_config(data: Mapping[str, Any], *, base_dir: str | os.PathLike | None = None,
-                 path: Path | None = None, source_url: str | None = None) -> PublishConfig:
+def parse_config(
+    data: Mapping[str, Any],
+    *,
+    base_dir: str | os.PathLike | None = None,
+    path: Path | None = None,
+    source_url: str | None = None,
+) -> PublishConfig:
     """Validate a parsed TOML document (see the module docstring)."""
     origin = str(path) if path else "publish config"
     base = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -160,8 +166,7 @@ def parse_config(data: Mapping[str, Any], *, base_dir: str | os.PathLike | None 
     url = source_url or _source_url(data.get("source"), origin)
     options = _publish_options(data.get("publish", {}), origin)
     datasets = _datasets(data.get("datasets"), origin)
-    return PublishConfig(source_url=resolve_source_url(url, base, origin), datasets=datasets, path=path,
-                         **options)
+    return PublishConfig(source_url=resolve_source_url(url, base, origin), datasets=datasets, path=path, **options)
 
 
 def resolve_source_url(url: str, base_dir: Path, origin: str = "publish config") -> str:
@@ -171,8 +176,13 @@ def resolve_source_url(url: str, base_dir: Path, origin: str = "publish config")
     except (ArgumentError, ValueError):
         raise ConfigError(f"{origin}: [source] url is not a database URL: {url!r}") from None
     database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" \
-            and not database.startswith("file:") and not os.path.isabs(database):
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not os.path.isabs(database)
+    ):
         parsed = parsed.set(database=str((base_dir / database).absolute()))
     return parsed.render_as_string(hide_password=False)
 
@@ -208,15 +218,14 @@ def _publish_options(section: Any, origin: str) -> dict[str, Any]:
         options["workers"] = workers
     if "reader" in section:
         if section["reader"] not in READERS:
-            raise ConfigError(f"{origin}: [publish] reader must be \"auto\" or \"sqlalchemy\", "
-                              f"got {section['reader']!r}")
+            raise ConfigError(f'{origin}: [publish] reader must be "auto" or "sqlalchemy", got {section["reader"]!r}')
         options["reader"] = section["reader"]
     return options
 
 
 def _namespaces(value: Any, origin: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"{origin}: [publish] namespaces must be a non-empty list like [\"scout/v1\"]")
+        raise ConfigError(f'{origin}: [publish] namespaces must be a non-empty list like ["scout/v1"]')
     for namespace in value:
         if not isinstance(namespace, str) or not NAMESPACE_RE.fullmatch(namespace) or ".." in namespace:
             raise ConfigError(f"{origin}: bad namespace {namespace!r} (expected a key prefix like scout/v2)")
@@ -262,9 +271,15 @@ def _dataset(entry: Any, where: str) -> DatasetDefinition:
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise ConfigError(f"{where}: query must be a non-empty SQL string")
     if target is not None and (not isinstance(target, str) or not CALLABLE_RE.fullmatch(target)):
-        raise ConfigError(f"{where}: callable must look like \"package.module:function\", got {target!r}")
+        raise ConfigError(f'{where}: callable must look like "package.module:function", got {target!r}')
     materialize = entry.get("materialize")
     if materialize is not None and (not isinstance(materialize, str) or not TABLE_RE.fullmatch(materialize)):
         raise ConfigError(f"{where}: materialize must be a table name (letters, digits, _), got {materialize!r}")
-    return DatasetDefinition(id=dataset_id, description=description, update_frequency=frequency,
-                             query=query, callable=target, materialize=materialize)
+    return DatasetDefinition(
+        id=dataset_id,
+        description=description,
+        update_frequency=frequency,
+        query=query,
+        callable=target,
+        materialize=materialize,
+    )

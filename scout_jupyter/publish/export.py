@@ -95,8 +95,10 @@ def source_chunks(conn: Connection, definition: DatasetDefinition, chunk_size: i
         yield produced
         return
     if produced is None or isinstance(produced, (str, bytes)) or not hasattr(produced, "__iter__"):
-        raise SchemaError(f"{definition.callable} returned {type(produced).__name__}, "
-                          "expected a DataFrame or an iterator of DataFrames")
+        raise SchemaError(
+            f"{definition.callable} returned {type(produced).__name__}, "
+            "expected a DataFrame or an iterator of DataFrames"
+        )
     for chunk in produced:
         if not isinstance(chunk, pd.DataFrame):
             raise SchemaError(f"{definition.callable} yielded {type(chunk).__name__}, expected DataFrames")
@@ -186,16 +188,25 @@ def _read(engine: Engine, definition: DatasetDefinition, chunk_size: int, path: 
     return inferrer.schema(), spool
 
 
-def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path, *, chunk_size: int,
-                   guard_csv_formulas: bool = False, emit: Emit | None = None, reader: str = "auto") -> ExportedDataset:
+def export_dataset(
+    engine: Engine,
+    definition: DatasetDefinition,
+    workdir: Path,
+    *,
+    chunk_size: int,
+    guard_csv_formulas: bool = False,
+    emit: Emit | None = None,
+    reader: str = "auto",
+) -> ExportedDataset:
     """Run the dataset's query and write its CSV and Parquet files under ``workdir``: through
     ADBC when ``reader`` is ``"auto"`` and the source and query allow it (:mod:`.arrow_export`),
     else through SQLAlchemy with the spool described above."""
     emit = emit or (lambda event: None)
     folder = workdir / definition.id.replace("/", "__")
     if reader == "auto":
-        arrow = _export_arrow(engine, definition, folder, chunk_size=chunk_size,
-                              guard_csv_formulas=guard_csv_formulas, emit=emit)
+        arrow = _export_arrow(
+            engine, definition, folder, chunk_size=chunk_size, guard_csv_formulas=guard_csv_formulas, emit=emit
+        )
         if arrow is not None:
             return arrow
     shutil.rmtree(folder, ignore_errors=True)
@@ -203,8 +214,9 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
     try:
         schema, spool = _read(engine, definition, chunk_size, folder / "chunks.spool")
         csv_path, parquet_path = folder / f"{definition.name}.csv", folder / f"{definition.name}.parquet"
-        with CsvParquetWriter(csv_path, schema, parquet_target=parquet_path,
-                              guard_csv_formulas=guard_csv_formulas) as writer:
+        with CsvParquetWriter(
+            csv_path, schema, parquet_target=parquet_path, guard_csv_formulas=guard_csv_formulas
+        ) as writer:
             for chunk in spool.replay():
                 writer.write(chunk)
                 emit(ProgressEvent(definition.id, "export", "progress", bytes_done=writer.size_bytes))
@@ -213,12 +225,27 @@ def export_dataset(engine: Engine, definition: DatasetDefinition, workdir: Path,
         shutil.rmtree(folder, ignore_errors=True)
         raise
     log.info("Exported %s: %d rows, %d CSV bytes", definition.id, files.row_count, files.size_bytes)
-    return ExportedDataset(dataset_id=definition.id, schema=schema, folder=folder, csv_path=csv_path,
-                           parquet_path=parquet_path, spool_path=spool.path, files=files, spooled=spool.spooled)
+    return ExportedDataset(
+        dataset_id=definition.id,
+        schema=schema,
+        folder=folder,
+        csv_path=csv_path,
+        parquet_path=parquet_path,
+        spool_path=spool.path,
+        files=files,
+        spooled=spool.spooled,
+    )
 
 
-def _export_arrow(engine: Engine, definition: DatasetDefinition, folder: Path, *, chunk_size: int,
-                  guard_csv_formulas: bool, emit: Emit) -> ExportedDataset | None:
+def _export_arrow(
+    engine: Engine,
+    definition: DatasetDefinition,
+    folder: Path,
+    *,
+    chunk_size: int,
+    guard_csv_formulas: bool,
+    emit: Emit,
+) -> ExportedDataset | None:
     """The Arrow-native export (:mod:`.arrow_export`) when the source and the query allow it;
     None when the dataset must go through SQLAlchemy (nothing is left in ``folder`` then)."""
     if definition.query is None or definition.materialize is not None or not plain_query(definition.query, engine):
@@ -230,9 +257,15 @@ def _export_arrow(engine: Engine, definition: DatasetDefinition, folder: Path, *
     folder.mkdir(parents=True)
     csv_path, parquet_path = folder / f"{definition.name}.csv", folder / f"{definition.name}.parquet"
     try:
-        schema, files = export_arrow(source, definition.query, csv_path, parquet_path, chunk_size=chunk_size,
-                                     guard_csv_formulas=guard_csv_formulas,
-                                     progress=progress_emitter(definition.id, emit))
+        schema, files = export_arrow(
+            source,
+            definition.query,
+            csv_path,
+            parquet_path,
+            chunk_size=chunk_size,
+            guard_csv_formulas=guard_csv_formulas,
+            progress=progress_emitter(definition.id, emit),
+        )
     except NotEquivalent as exc:
         log.info("%s: read through SQLAlchemy (%s)", definition.id, exc)
         shutil.rmtree(folder, ignore_errors=True)
@@ -241,9 +274,16 @@ def _export_arrow(engine: Engine, definition: DatasetDefinition, folder: Path, *
         shutil.rmtree(folder, ignore_errors=True)
         raise
     log.info("Exported %s through ADBC: %d rows, %d CSV bytes", definition.id, files.row_count, files.size_bytes)
-    return ExportedDataset(dataset_id=definition.id, schema=schema, folder=folder, csv_path=csv_path,
-                           parquet_path=parquet_path, spool_path=folder / "chunks.spool", files=files,
-                           spooled=False)
+    return ExportedDataset(
+        dataset_id=definition.id,
+        schema=schema,
+        folder=folder,
+        csv_path=csv_path,
+        parquet_path=parquet_path,
+        spool_path=folder / "chunks.spool",
+        files=files,
+        spooled=False,
+    )
 
 
 def unwrap_error(exc: BaseException) -> BaseException:

@@ -69,8 +69,9 @@ def write_state(storage, namespace: str, state: dict[str, dict[str, str]], retry
     from ..errors import ScoutError
 
     key = state_key(namespace)
-    data = json.dumps({"version": STATE_VERSION, "datasets": dict(sorted(state.items()))}, indent=1,
-                      sort_keys=True).encode("utf-8")
+    data = json.dumps(
+        {"version": STATE_VERSION, "datasets": dict(sorted(state.items()))}, indent=1, sort_keys=True
+    ).encode("utf-8")
     try:
         retry.call(lambda: storage.write(key, data, content_type="application/json"), describe=f"write of {key}")
     except ScoutError as exc:
@@ -89,8 +90,13 @@ def source_digest(url: str) -> str | None:
     """A digest of a SQLite database file's current bytes; None for any other source."""
     parsed = sa.engine.make_url(url)
     database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" \
-            or database.startswith("file:") or not os.path.isfile(database):
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not database
+        or database == ":memory:"
+        or database.startswith("file:")
+        or not os.path.isfile(database)
+    ):
         return None
     parts = [_file_sha256(database)]
     wal = database + "-wal"
@@ -105,8 +111,11 @@ def code_digest() -> str:
     from .. import arrowconv, csvio, schema
     from . import arrow_export, arrow_source, export
 
-    files = [Path(m.__file__) for m in (csvio, schema, arrowconv, export, arrow_source, arrow_export)
-             if m.__file__ is not None]  # always set: these are modules loaded from files
+    files = [
+        Path(m.__file__)
+        for m in (csvio, schema, arrowconv, export, arrow_source, arrow_export)
+        if m.__file__ is not None
+    ]  # always set: these are modules loaded from files
     parts = [__version__, arrow_source.engine_versions(), *(_file_sha256(f) for f in files)]
     return hashlib.sha256("/".join(parts).encode()).hexdigest()
 
@@ -121,14 +130,21 @@ def _module_digest(target: str) -> str | None:
     return _file_sha256(origin) if origin and os.path.isfile(origin) else None
 
 
-def dataset_fingerprint(definition: DatasetDefinition, source: str | None, *, guard_csv_formulas: bool,
-                        reader: str = "auto") -> str | None:
+def dataset_fingerprint(
+    definition: DatasetDefinition, source: str | None, *, guard_csv_formulas: bool, reader: str = "auto"
+) -> str | None:
     """The dataset's fingerprint over ``source`` (a :func:`source_digest`), or None when it
     cannot be trusted to stand for the data."""
     if source is None or definition.materialize:
         return None
-    parts = {"source": source, "query": definition.query, "callable": definition.callable,
-             "guard_csv_formulas": guard_csv_formulas, "code": code_digest(), "reader": reader}
+    parts = {
+        "source": source,
+        "query": definition.query,
+        "callable": definition.callable,
+        "guard_csv_formulas": guard_csv_formulas,
+        "code": code_digest(),
+        "reader": reader,
+    }
     if definition.callable is not None:
         parts["callable_source"] = _module_digest(definition.callable)
         if parts["callable_source"] is None:

@@ -54,10 +54,18 @@ log = logging.getLogger(__name__)
 FIRST_VERSION = "1.0.0"
 
 
-def publish(config: PublishConfig, storage: Storage, *, datasets: Iterable[str] | None = None,
-            clock: Clock | None = None, on_progress: ProgressCallback | None = None,
-            retry: RetryPolicy | None = None, workdir: str | os.PathLike | None = None,
-            force: bool = False, lock_stale_after: float = DEFAULT_STALE_AFTER) -> PublishResult:
+def publish(
+    config: PublishConfig,
+    storage: Storage,
+    *,
+    datasets: Iterable[str] | None = None,
+    clock: Clock | None = None,
+    on_progress: ProgressCallback | None = None,
+    retry: RetryPolicy | None = None,
+    workdir: str | os.PathLike | None = None,
+    force: bool = False,
+    lock_stale_after: float = DEFAULT_STALE_AFTER,
+) -> PublishResult:
     """Publish ``datasets`` (ids; all of the config's when None) into ``storage``.
 
     ``force`` re-runs every query even when the source's fingerprint says nothing changed
@@ -117,8 +125,13 @@ def open_source(url: str) -> Engine:
     try:
         parsed = sa.engine.make_url(url)
         database = parsed.database
-        if parsed.get_backend_name() == "sqlite" and database and database != ":memory:" \
-                and not database.startswith("file:") and not os.path.exists(database):
+        if (
+            parsed.get_backend_name() == "sqlite"
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+            and not os.path.exists(database)
+        ):
             raise ConfigError(f"Source database not found: {database}")
         return sa.create_engine(parsed)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -139,15 +152,25 @@ class _Outcome:
 
 
 class _PublishRun:
-    def __init__(self, config: PublishConfig, storage: Storage, engine: Engine, workdir: Path, clock: Clock,
-                 retry: RetryPolicy, locks: list[PublishLock], on_progress: ProgressCallback | None):
+    def __init__(
+        self,
+        config: PublishConfig,
+        storage: Storage,
+        engine: Engine,
+        workdir: Path,
+        clock: Clock,
+        retry: RetryPolicy,
+        locks: list[PublishLock],
+        on_progress: ProgressCallback | None,
+    ):
         self.config, self.storage, self.engine, self.workdir = config, storage, engine, workdir
         self.clock, self.retry, self.locks, self.on_progress = clock, retry, locks, on_progress
         self.started: datetime = clock.now()
         self.date = self.started.strftime("%Y-%m-%d")
         self.uploader = Uploader(storage, retry, self.emit)
         self.previous: dict[str, Manifest | None] = {
-            ns: read_previous_manifest(storage, ns, retry) for ns in config.namespaces}
+            ns: read_previous_manifest(storage, ns, retry) for ns in config.namespaces
+        }
         self.entries: dict[str, list[DatasetEntry]] = {ns: [] for ns in config.namespaces}
         self.source: str | None = None  # the source's digest, when it can be fingerprinted
         self.state = {ns: read_state(storage, ns, retry) for ns in config.namespaces}
@@ -192,23 +215,36 @@ class _PublishRun:
         for namespace, state in self.state.items():
             if state != self._state_before[namespace]:
                 write_state(self.storage, namespace, state, self.retry)  # after the manifest: it refers to it
-        return PublishResult(manifest="/" + latest_manifest_key(self.config.namespaces[0]), datasets=results,
-                             manifest_changed=changed, snapshots=snapshots, generated_at=generated_at)
+        return PublishResult(
+            manifest="/" + latest_manifest_key(self.config.namespaces[0]),
+            datasets=results,
+            manifest_changed=changed,
+            snapshots=snapshots,
+            generated_at=generated_at,
+        )
 
     def prepare(self, definition: DatasetDefinition) -> _Prepared:
         """Stage 1 (any thread): reuse by fingerprint, or export to the work folder."""
-        fingerprint = dataset_fingerprint(definition, self.source, guard_csv_formulas=self.config.guard_csv_formulas,
-                                          reader=self.config.reader)
+        fingerprint = dataset_fingerprint(
+            definition, self.source, guard_csv_formulas=self.config.guard_csv_formulas, reader=self.config.reader
+        )
         try:
             reused = self.reuse_by_fingerprint(definition, fingerprint)
             if reused is not None:
                 return _Prepared(fingerprint, result=reused)
             self.emit(ProgressEvent(definition.id, "export", "started"))
-            exported = export_dataset(self.engine, definition, self.workdir, chunk_size=self.config.chunk_size,
-                                      guard_csv_formulas=self.config.guard_csv_formulas, emit=self.emit,
-                                      reader=self.config.reader)
-            self.emit(ProgressEvent(definition.id, "export", "done", exported.files.size_bytes,
-                                    exported.files.size_bytes))
+            exported = export_dataset(
+                self.engine,
+                definition,
+                self.workdir,
+                chunk_size=self.config.chunk_size,
+                guard_csv_formulas=self.config.guard_csv_formulas,
+                emit=self.emit,
+                reader=self.config.reader,
+            )
+            self.emit(
+                ProgressEvent(definition.id, "export", "done", exported.files.size_bytes, exported.files.size_bytes)
+            )
             return _Prepared(fingerprint, exported=exported)
         except PublishInProgress:
             raise
@@ -241,10 +277,16 @@ class _PublishRun:
                 self.entries[namespace].append(entry)
                 state = "published"
         first = outcome.entries[self.config.namespaces[0]]
-        return DatasetResult(id=definition.id, state=state, uploaded=outcome.bytes_uploaded > 0,
-                             bytes_uploaded=outcome.bytes_uploaded, row_count=exported.row_count,
-                             sha256=exported.sha256, schema_version=first.schema_version,
-                             latest_csv=first.latest_csv)
+        return DatasetResult(
+            id=definition.id,
+            state=state,
+            uploaded=outcome.bytes_uploaded > 0,
+            bytes_uploaded=outcome.bytes_uploaded,
+            row_count=exported.row_count,
+            sha256=exported.sha256,
+            schema_version=first.schema_version,
+            latest_csv=first.latest_csv,
+        )
 
     def failed(self, definition: DatasetDefinition, step: str, exc: BaseException) -> DatasetResult:
         message = describe_error(exc)
@@ -269,24 +311,35 @@ class _PublishRun:
         found = [self._previous_entry(ns, definition.id) for ns in self.config.namespaces]
         previous = [p for p in found if p is not None]
         recorded = [self.state[ns].get(definition.id) for ns in self.config.namespaces]
-        if len(previous) < len(found) or any(r != {"fingerprint": fingerprint, "sha256": p.sha256}
-               or p.description != definition.description or p.update_frequency != definition.update_frequency
-               for p, r in zip(previous, recorded, strict=True)):
+        if len(previous) < len(found) or any(
+            r != {"fingerprint": fingerprint, "sha256": p.sha256}
+            or p.description != definition.description
+            or p.update_frequency != definition.update_frequency
+            for p, r in zip(previous, recorded, strict=True)
+        ):
             return None
         if not all(self._still_stored(p) for p in previous):
             return None
         for step in ("export", "upload", "verify"):
             self.emit(ProgressEvent(definition.id, step, "skipped"))
         first = previous[0]
-        return DatasetResult(id=definition.id, state="unchanged", row_count=first.row_count, sha256=first.sha256,
-                             schema_version=first.schema_version, latest_csv=first.latest_csv)
+        return DatasetResult(
+            id=definition.id,
+            state="unchanged",
+            row_count=first.row_count,
+            sha256=first.sha256,
+            schema_version=first.schema_version,
+            latest_csv=first.latest_csv,
+        )
 
     def place(self, definition: DatasetDefinition, exported: ExportedDataset, fingerprint: str | None) -> _Outcome:
         written = exported.files
         if written.parquet_sha256 is None or written.parquet_size_bytes is None:
             raise RuntimeError(f"the export of {definition.id} wrote no Parquet file")
-        files = [LocalFile(exported.csv_path, written.sha256, written.size_bytes, "csv"),
-                 LocalFile(exported.parquet_path, written.parquet_sha256, written.parquet_size_bytes, "parquet")]
+        files = [
+            LocalFile(exported.csv_path, written.sha256, written.size_bytes, "csv"),
+            LocalFile(exported.parquet_path, written.parquet_sha256, written.parquet_size_bytes, "parquet"),
+        ]
         entries, sent = {}, 0
         for namespace in self.config.namespaces:
             previous = self._previous_entry(namespace, definition.id)
@@ -307,8 +360,9 @@ class _PublishRun:
         else:
             self.state[namespace][dataset_id] = {"fingerprint": fingerprint, "sha256": entry.sha256}
 
-    def keep_previous(self, definition: DatasetDefinition, exported: ExportedDataset,
-                      previous: DatasetEntry | None) -> DatasetEntry | None:
+    def keep_previous(
+        self, definition: DatasetDefinition, exported: ExportedDataset, previous: DatasetEntry | None
+    ) -> DatasetEntry | None:
         """The previous entry (metadata refreshed) when its files hold exactly these bytes."""
         files = exported.files
         if previous is None or previous.sha256 != files.sha256 or previous.parquet_sha256 != files.parquet_sha256:
@@ -322,8 +376,13 @@ class _PublishRun:
         version = previous.schema_version
         if previous.schema is not None and dict(previous.schema) != schema:
             version = bump_version(version, compare_schemas(TableSchema.from_json(previous.schema), exported.schema))
-        return replace(previous, description=definition.description, update_frequency=definition.update_frequency,
-                       schema=schema, schema_version=version)
+        return replace(
+            previous,
+            description=definition.description,
+            update_frequency=definition.update_frequency,
+            schema=schema,
+            schema_version=version,
+        )
 
     def _still_stored(self, entry: DatasetEntry) -> bool:
         expected: list[tuple[str, int | None]] = [(entry.csv_key, entry.size_bytes)]
@@ -331,16 +390,32 @@ class _PublishRun:
             expected.append((entry.parquet_key, entry.parquet_size_bytes))
         return all(self.uploader.stored_size(key) == size for key, size in expected)
 
-    def new_entry(self, definition: DatasetDefinition, exported: ExportedDataset, previous: DatasetEntry | None,
-                  csv_key: str, parquet_key: str) -> DatasetEntry:
+    def new_entry(
+        self,
+        definition: DatasetDefinition,
+        exported: ExportedDataset,
+        previous: DatasetEntry | None,
+        csv_key: str,
+        parquet_key: str,
+    ) -> DatasetEntry:
         files = exported.files
         return DatasetEntry(
-            id=definition.id, latest_csv="/" + csv_key, date=self.date, row_count=files.row_count,
-            sha256=files.sha256, size_bytes=files.size_bytes, last_modified=isoformat_z(self.started),
-            content_type="text/csv", schema_version=next_schema_version(previous, exported.schema),
-            description=definition.description, update_frequency=definition.update_frequency,
-            schema=exported.schema.to_json(), latest_parquet="/" + parquet_key,
-            parquet_sha256=files.parquet_sha256, parquet_size_bytes=files.parquet_size_bytes)
+            id=definition.id,
+            latest_csv="/" + csv_key,
+            date=self.date,
+            row_count=files.row_count,
+            sha256=files.sha256,
+            size_bytes=files.size_bytes,
+            last_modified=isoformat_z(self.started),
+            content_type="text/csv",
+            schema_version=next_schema_version(previous, exported.schema),
+            description=definition.description,
+            update_frequency=definition.update_frequency,
+            schema=exported.schema.to_json(),
+            latest_parquet="/" + parquet_key,
+            parquet_sha256=files.parquet_sha256,
+            parquet_size_bytes=files.parquet_size_bytes,
+        )
 
     def _previous_entry(self, namespace: str, dataset_id: str) -> DatasetEntry | None:
         manifest = self.previous[namespace]
@@ -361,8 +436,11 @@ class _PublishRun:
                 if not entries:
                     continue
                 previous = self.previous[namespace]
-                manifest = (previous.with_entries(entries, clock=self.clock) if previous is not None
-                            else Manifest.build(entries, clock=self.clock))
+                manifest = (
+                    previous.with_entries(entries, clock=self.clock)
+                    if previous is not None
+                    else Manifest.build(entries, clock=self.clock)
+                )
                 snapshots.append("/" + write_manifest(self.storage, namespace, manifest, now, self.retry))
                 generated_at = manifest.generated_at
         except Exception as exc:
@@ -380,4 +458,3 @@ def next_schema_version(previous: DatasetEntry | None, schema: TableSchema) -> s
     if previous.schema is None:
         return bump_version(previous.schema_version, "patch")
     return bump_version(previous.schema_version, compare_schemas(TableSchema.from_json(previous.schema), schema))
-

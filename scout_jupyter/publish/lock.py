@@ -37,9 +37,9 @@ from ..storage.retry import RetryPolicy
 log = logging.getLogger(__name__)
 
 LOCK_NAME = ".publish.lock"
-DEFAULT_STALE_AFTER = 900.0   # seconds without a heartbeat
-HEARTBEAT_EVERY = 30.0        # seconds between heartbeat writes
-BREAK_TIMEOUT = 60.0          # a break marker older than this was left by a crashed breaker
+DEFAULT_STALE_AFTER = 900.0  # seconds without a heartbeat
+HEARTBEAT_EVERY = 30.0  # seconds between heartbeat writes
+BREAK_TIMEOUT = 60.0  # a break marker older than this was left by a crashed breaker
 
 
 def lock_key(namespace: str = DEFAULT_NAMESPACE) -> str:
@@ -62,8 +62,13 @@ class LockInfo:
         """The lock's content, or None when it is not a lock this module wrote."""
         try:
             obj = json.loads(raw.decode("utf-8"))
-            info = cls(owner=str(obj["owner"]), host=str(obj["host"]), pid=int(obj["pid"]),
-                       created_at=str(obj["created_at"]), heartbeat_at=str(obj["heartbeat_at"]))
+            info = cls(
+                owner=str(obj["owner"]),
+                host=str(obj["host"]),
+                pid=int(obj["pid"]),
+                created_at=str(obj["created_at"]),
+                heartbeat_at=str(obj["heartbeat_at"]),
+            )
             parse_timestamp(info.heartbeat_at)
             return info
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -94,9 +99,17 @@ def process_alive(pid: int) -> bool:
 class PublishLock:
     """The publish lock of one namespace. Use ``with PublishLock(storage):`` or acquire/release."""
 
-    def __init__(self, storage: Storage, namespace: str = DEFAULT_NAMESPACE, *, clock: Clock | None = None,
-                 retry: RetryPolicy | None = None, stale_after: float = DEFAULT_STALE_AFTER,
-                 heartbeat_every: float = HEARTBEAT_EVERY, owner: str | None = None):
+    def __init__(
+        self,
+        storage: Storage,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        stale_after: float = DEFAULT_STALE_AFTER,
+        heartbeat_every: float = HEARTBEAT_EVERY,
+        owner: str | None = None,
+    ):
         self.storage = storage
         self.namespace = namespace
         self.key = lock_key(namespace)
@@ -121,16 +134,14 @@ class PublishLock:
 
     def _create(self, key: str, data: bytes) -> bool:
         try:
-            self._call("write", lambda: self.storage.write(key, data, overwrite=False,
-                                                           content_type="application/json"))
+            self._call("write", lambda: self.storage.write(key, data, overwrite=False, content_type="application/json"))
             return True
         except ObjectExists:
             return False
 
     def _info(self) -> LockInfo:
         now = isoformat_z(self.clock.now())
-        return LockInfo(owner=self.owner, host=socket.gethostname(), pid=os.getpid(), created_at=now,
-                        heartbeat_at=now)
+        return LockInfo(owner=self.owner, host=socket.gethostname(), pid=os.getpid(), created_at=now, heartbeat_at=now)
 
     # --- the protocol ---------------------------------------------------------------------
     def acquire(self) -> LockInfo:
@@ -149,12 +160,12 @@ class PublishLock:
             current = LockInfo.from_bytes(raw)
             reason = self.stale_reason(current)
             if reason is None and current is not None:
-                raise PublishInProgress(f"A publish is already running on {self.namespace} "
-                                        f"({current.describe()})")
+                raise PublishInProgress(f"A publish is already running on {self.namespace} ({current.describe()})")
             log.warning("Breaking the stale publish lock %s: %s", self.key, reason)
             if not self._break(raw):
-                raise PublishInProgress(f"A publish is already running on {self.namespace} "
-                                        "(another publisher is taking over a stale lock)")
+                raise PublishInProgress(
+                    f"A publish is already running on {self.namespace} (another publisher is taking over a stale lock)"
+                )
         raise PublishInProgress(f"Could not take the publish lock of {self.namespace}: it keeps changing")
 
     def stale_reason(self, info: LockInfo | None) -> str | None:
@@ -209,8 +220,13 @@ class PublishLock:
             self.held = False
             holder = current.describe() if current else "nobody"
             raise PublishInProgress(f"The publish lock of {self.namespace} was taken over (now held by {holder})")
-        beat = LockInfo(owner=self.owner, host=current.host, pid=current.pid, created_at=current.created_at,
-                        heartbeat_at=isoformat_z(self.clock.now()))
+        beat = LockInfo(
+            owner=self.owner,
+            host=current.host,
+            pid=current.pid,
+            created_at=current.created_at,
+            heartbeat_at=isoformat_z(self.clock.now()),
+        )
         self._call("write", lambda: self.storage.write(self.key, beat.to_bytes(), content_type="application/json"))
         self._last_beat = now
 

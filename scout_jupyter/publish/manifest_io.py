@@ -24,19 +24,22 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
     no valid manifest exists at all but something is there."""
     key = latest_manifest_key(namespace)
     try:
-        return Manifest.from_bytes(retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}"),
-                                   source=storage.location(key))
+        return Manifest.from_bytes(
+            retry.call(lambda: storage.read_bytes(key), describe=f"read of {key}"), source=storage.location(key)
+        )
     except ObjectNotFound:
         return None
     except ManifestInvalid as exc:
         log.warning("%s does not validate (%s); looking for the newest valid snapshot", key, exc.message)
         damaged = exc
-    listing = retry.call(lambda: list(storage.list(f"{namespace}/manifests/")),
-                         describe=f"listing of {namespace}/manifests/")
+    listing = retry.call(
+        lambda: list(storage.list(f"{namespace}/manifests/")), describe=f"listing of {namespace}/manifests/"
+    )
     for snapshot in snapshots_newest_first(info.key for info in listing):
         try:
-            manifest = Manifest.from_bytes(retry.call(partial(storage.read_bytes, snapshot),
-                                                      describe=f"read of {snapshot}"))
+            manifest = Manifest.from_bytes(
+                retry.call(partial(storage.read_bytes, snapshot), describe=f"read of {snapshot}")
+            )
         except (ManifestInvalid, ObjectNotFound):
             continue
         log.warning("Publishing on top of the snapshot %s", snapshot)
@@ -44,8 +47,7 @@ def read_previous_manifest(storage: Storage, namespace: str, retry: RetryPolicy)
     raise ManifestInvalid(f"{key} is damaged and no valid snapshot exists: {damaged.message}")
 
 
-def write_manifest(storage: Storage, namespace: str, manifest: Manifest, when: datetime,
-                   retry: RetryPolicy) -> str:
+def write_manifest(storage: Storage, namespace: str, manifest: Manifest, when: datetime, retry: RetryPolicy) -> str:
     """Write the immutable snapshot, then ``latest.json`` (last), then read ``latest.json`` back.
     Returns the snapshot's key."""
     data = manifest.to_bytes()
@@ -64,8 +66,10 @@ def _write_snapshot(storage: Storage, namespace: str, data: bytes, when: datetim
     for n in range(1, MAX_SNAPSHOTS_PER_SECOND + 1):
         key = base if n == 1 else base[: -len(".json")] + f".{n}.json"
         try:
-            retry.call(partial(storage.write, key, data, overwrite=False, content_type="application/json"),
-                       describe=f"write of {key}")
+            retry.call(
+                partial(storage.write, key, data, overwrite=False, content_type="application/json"),
+                describe=f"write of {key}",
+            )
             return key
         except ObjectExists:
             if retry.call(partial(storage.read_bytes, key), describe=f"read of {key}") == data:

@@ -47,8 +47,9 @@ class ProgressEvent:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> ProgressEvent:
-        fields: dict[str, Any] = {k: obj.get(k) for k in ("dataset", "step", "state", "bytes_done", "bytes_total",
-                                                          "error")}
+        fields: dict[str, Any] = {
+            k: obj.get(k) for k in ("dataset", "step", "state", "bytes_done", "bytes_total", "error")
+        }
         return cls(**fields)
 
 
@@ -75,8 +76,7 @@ class ProgressTracker:
 
     def __init__(self, dataset_ids: Iterable[str]):
         self._lock = threading.Lock()
-        self._rows: dict[str, dict[str, Any]] = {
-            i: _new_row(i) for i in dataset_ids}
+        self._rows: dict[str, dict[str, Any]] = {i: _new_row(i) for i in dataset_ids}
         self._units: dict[str, float] = dict.fromkeys(self._rows, 0.0)
         self._manifest_done = False
 
@@ -110,15 +110,21 @@ class ProgressTracker:
     def progress(self) -> float:
         """Finished work over all work: three steps per dataset plus the manifest."""
         with self._lock:
-            done = sum(3.0 if self._rows[i]["state"] in ("succeeded", "failed") else u
-                       for i, u in self._units.items())
+            done = sum(3.0 if self._rows[i]["state"] in ("succeeded", "failed") else u for i, u in self._units.items())
             total = 3 * len(self._units) + 1
             return round(min(1.0, (done + (1 if self._manifest_done else 0)) / total), 4)
 
 
 def _new_row(dataset_id: str) -> dict[str, Any]:
-    return {"id": dataset_id, "step": None, "state": "queued", "bytes_uploaded": 0, "bytes_total": None,
-            "unchanged": False, "error": None}
+    return {
+        "id": dataset_id,
+        "step": None,
+        "state": "queued",
+        "bytes_uploaded": 0,
+        "bytes_total": None,
+        "unchanged": False,
+        "error": None,
+    }
 
 
 def _units(event: ProgressEvent) -> float:
@@ -144,8 +150,9 @@ class TqdmReporter:
         if disable is None:
             disable = not (hasattr(self._file, "isatty") and self._file.isatty())
         self._disable = disable
-        self._overall = tqdm(total=total_datasets, desc="publish", unit="dataset", file=self._file,
-                             disable=disable, leave=True)
+        self._overall = tqdm(
+            total=total_datasets, desc="publish", unit="dataset", file=self._file, disable=disable, leave=True
+        )
         self._bytes: Any = None  # the current upload's tqdm bar (tqdm or tqdm.auto's)
         self._finished: set[str] = set()
 
@@ -154,8 +161,11 @@ class TqdmReporter:
             self._overall.set_postfix_str(f"{event.dataset} {event.step}", refresh=False)
         if event.step == "upload":
             self._upload(event)
-        if event.dataset and event.dataset not in self._finished and (
-                event.state == "failed" or (event.step == "verify" and event.finished)):
+        if (
+            event.dataset
+            and event.dataset not in self._finished
+            and (event.state == "failed" or (event.step == "verify" and event.finished))
+        ):
             self._finished.add(event.dataset)
             self._overall.update(1)
         if event.state == "failed" and not self._disable:
@@ -164,8 +174,15 @@ class TqdmReporter:
     def _upload(self, event: ProgressEvent) -> None:
         if event.state == "started":
             self._close_bytes()
-            self._bytes = self._tqdm(total=event.bytes_total or 0, desc=f"  {event.dataset}", unit="B",
-                                     unit_scale=True, file=self._file, disable=self._disable, leave=False)
+            self._bytes = self._tqdm(
+                total=event.bytes_total or 0,
+                desc=f"  {event.dataset}",
+                unit="B",
+                unit_scale=True,
+                file=self._file,
+                disable=self._disable,
+                leave=False,
+            )
         elif self._bytes is not None:
             self._bytes.update(max(0, event.bytes_done - self._bytes.n))
             if event.finished:

@@ -32,25 +32,37 @@ class DatasetResult:
         return self.state != "failed"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "uploaded": self.uploaded, "bytes_uploaded": self.bytes_uploaded,
-                               "row_count": self.row_count, "sha256": self.sha256, "state": self.state}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "uploaded": self.uploaded,
+            "bytes_uploaded": self.bytes_uploaded,
+            "row_count": self.row_count,
+            "sha256": self.sha256,
+            "state": self.state,
+        }
         if self.error is not None:
             out["error"] = self.error
         return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> DatasetResult:
-        return cls(id=obj["id"], state=obj.get("state", "failed" if obj.get("error") else "published"),
-                   uploaded=bool(obj.get("uploaded")), bytes_uploaded=int(obj.get("bytes_uploaded") or 0),
-                   row_count=obj.get("row_count"), sha256=obj.get("sha256"), error=obj.get("error"))
+        return cls(
+            id=obj["id"],
+            state=obj.get("state", "failed" if obj.get("error") else "published"),
+            uploaded=bool(obj.get("uploaded")),
+            bytes_uploaded=int(obj.get("bytes_uploaded") or 0),
+            row_count=obj.get("row_count"),
+            sha256=obj.get("sha256"),
+            error=obj.get("error"),
+        )
 
 
 @dataclass(frozen=True)
 class PublishResult:
-    manifest: str                       # "/scout/v1/manifests/latest.json": path from the bucket root
+    manifest: str  # "/scout/v1/manifests/latest.json": path from the bucket root
     datasets: tuple[DatasetResult, ...]
     manifest_changed: bool = False
-    snapshots: tuple[str, ...] = ()     # snapshot paths written by this publish (one per namespace)
+    snapshots: tuple[str, ...] = ()  # snapshot paths written by this publish (one per namespace)
     generated_at: str | None = None
 
     @property
@@ -74,8 +86,10 @@ class PublishResult:
     def summary(self) -> str:
         """One line: what happened (for the CLI, the magic and the server log)."""
         counts = {state: sum(1 for d in self.datasets if d.state == state) for state in DATASET_STATES}
-        text = (f"{counts['published']} published, {counts['unchanged']} unchanged, {counts['failed']} failed; "
-                f"{self.bytes_uploaded} bytes uploaded")
+        text = (
+            f"{counts['published']} published, {counts['unchanged']} unchanged, {counts['failed']} failed; "
+            f"{self.bytes_uploaded} bytes uploaded"
+        )
         if self.failed:
             first = self.failed[0]
             text += f"; {first.id}: {first.error}"

@@ -98,13 +98,16 @@ class Uploader:
         except ObjectNotFound:
             return None
 
-    def choose_keys(self, dataset_id: str, date: str, namespace: str,
-                    files: list[LocalFile]) -> tuple[list[str], list[bool]]:
+    def choose_keys(
+        self, dataset_id: str, date: str, namespace: str, files: list[LocalFile]
+    ) -> tuple[list[str], list[bool]]:
         """The first revision whose keys are free or already hold these exact files.
         Returns the keys and, per file, whether the same bytes are already there."""
         for revision in range(1, MAX_REVISIONS + 1):
-            keys = [dataset_key(dataset_id, date, f.ext if revision == 1 else f"r{revision}.{f.ext}", namespace)
-                    for f in files]
+            keys = [
+                dataset_key(dataset_id, date, f.ext if revision == 1 else f"r{revision}.{f.ext}", namespace)
+                for f in files
+            ]
             present = [self.stored_sha256(key) for key in keys]
             if all(sha in (None, f.sha256) for sha, f in zip(present, files, strict=True)):
                 return keys, [sha == f.sha256 for sha, f in zip(present, files, strict=True)]
@@ -121,8 +124,9 @@ class Uploader:
         def attempt() -> int:
             reader = _ProgressReader(file.path, report)
             try:
-                self.storage.write(key, reader, overwrite=False, content_type=CONTENT_TYPES[file.ext],
-                                   sha256=file.sha256)
+                self.storage.write(
+                    key, reader, overwrite=False, content_type=CONTENT_TYPES[file.ext], sha256=file.sha256
+                )
             except ObjectExists:
                 # an earlier try landed (its answer was lost) or someone wrote these bytes: check
                 if self.stored_sha256(key) != file.sha256:
@@ -141,8 +145,13 @@ class Uploader:
         sha = self.stored_sha256(key) if size == file.size else None
         if size == file.size and sha == file.sha256:
             return
-        what = "missing" if size is None else (f"{size} bytes, expected {file.size}" if size != file.size
-                                               else f"sha256 {sha}, expected {file.sha256}")
+        what = (
+            "missing"
+            if size is None
+            else (
+                f"{size} bytes, expected {file.size}" if size != file.size else f"sha256 {sha}, expected {file.sha256}"
+            )
+        )
         try:
             self.call(f"delete of {key}", lambda: self.storage.delete(key))
         except (ScoutError, TransientError) as exc:

@@ -63,8 +63,7 @@ def escape_text(value: object, limit: int = TEXT_LIMIT) -> str | None:
     if value is None:
         return None
     text = str(value)[:limit]
-    out = "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii")
-                  for c in text)
+    out = "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
     return out[:limit]
 
 
@@ -108,7 +107,8 @@ class AccessRow:
 def build_table(metadata: sa.MetaData) -> sa.Table:
     actions = ", ".join(f"'{a}'" for a in ACTIONS)
     return sa.Table(
-        TABLE_NAME, metadata,
+        TABLE_NAME,
+        metadata,
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
         sa.Column("accessed_at", sa.DateTime, nullable=False),  # UTC
         sa.Column("user", sa.String(TEXT_LIMIT)),
@@ -212,8 +212,7 @@ def _describe(exc: BaseException) -> str:
 class AccessLog:
     """The access log of one server. ``start()`` prepares the schema and the writer thread."""
 
-    def __init__(self, url: str, *, batch_size: int = 500, flush_interval: float = 0.05,
-                 busy_timeout: float = 5.0):
+    def __init__(self, url: str, *, batch_size: int = 500, flush_interval: float = 0.05, busy_timeout: float = 5.0):
         self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._file = sqlite_file(url)
         self._file_id: tuple[int, int] | None = None
@@ -237,8 +236,11 @@ class AccessLog:
         try:
             self.ensure_schema()
         except AccessLogUnavailable as exc:
-            log.error("Access log %s is unavailable at start (%s); signing will answer 503 until it "
-                      "recovers", self.description, exc.message)
+            log.error(
+                "Access log %s is unavailable at start (%s); signing will answer 503 until it recovers",
+                self.description,
+                exc.message,
+            )
         self._thread = threading.Thread(target=self._run, name="scout-access-log", daemon=True)
         self._thread.start()
         return self
@@ -272,8 +274,11 @@ class AccessLog:
         current = next((c for c in checks if c.get("name") == ACTION_CHECK), None)
         if current is None or all(f"'{action}'" in current["sqltext"] for action in ACTIONS):
             return
-        log.warning("Access log %s: allowing the actions %s (upgrade from an earlier version)",
-                    self.description, ", ".join(ACTIONS))
+        log.warning(
+            "Access log %s: allowing the actions %s (upgrade from an earlier version)",
+            self.description,
+            ", ".join(ACTIONS),
+        )
         qualify = (lambda name: f"{self.schema}.{name}") if self.schema else (lambda name: name)
         for view in (VIEW_NAME, LOGS_VIEW_NAME):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {qualify(view)}")
@@ -407,13 +412,15 @@ class AccessLog:
         """Rows of the analytics view from ``since`` (a UTC day) on, newest day first."""
         view = sa.table(
             VIEW_NAME,
-            sa.column("access_date", sa.Date), sa.column("dataset_id", sa.String),
-            sa.column("total_requests", sa.Integer), sa.column("unique_users", sa.Integer),
-            sa.column("success_rate_percent", sa.Float), sa.column("bytes_served", sa.BigInteger),
+            sa.column("access_date", sa.Date),
+            sa.column("dataset_id", sa.String),
+            sa.column("total_requests", sa.Integer),
+            sa.column("unique_users", sa.Integer),
+            sa.column("success_rate_percent", sa.Float),
+            sa.column("bytes_served", sa.BigInteger),
             schema=self.schema,
         )
-        stmt = (sa.select(view).where(view.c.access_date >= since)
-                .order_by(view.c.access_date.desc(), view.c.dataset_id))
+        stmt = sa.select(view).where(view.c.access_date >= since).order_by(view.c.access_date.desc(), view.c.dataset_id)
         try:
             self.ensure_schema()
             with self.engine.connect() as conn:

@@ -68,65 +68,105 @@ class ScoutExtension(ExtensionApp):
     extension_url = "/scout/api/datasets"
     load_other_extensions = True
 
-    aliases = dict(ExtensionApp.aliases, **{
-        "storage-url": "ScoutExtension.storage_url",
-        "access-log-url": "ScoutExtension.access_log_url",
-        "rate-limit": "ScoutExtension.rate_limit",
-        "preview-rate-limit": "ScoutExtension.preview_rate_limit",
-        "max-ttl": "ScoutExtension.max_ttl",
-        "publish-config": "ScoutExtension.publish_config",
-        "publish-schedule": "ScoutExtension.publish_schedule",
-    })
+    aliases = dict(
+        ExtensionApp.aliases,
+        **{
+            "storage-url": "ScoutExtension.storage_url",
+            "access-log-url": "ScoutExtension.access_log_url",
+            "rate-limit": "ScoutExtension.rate_limit",
+            "preview-rate-limit": "ScoutExtension.preview_rate_limit",
+            "max-ttl": "ScoutExtension.max_ttl",
+            "publish-config": "ScoutExtension.publish_config",
+            "publish-schedule": "ScoutExtension.publish_schedule",
+        },
+    )
 
-    storage_url = Unicode(help=f"""The store the datasets are in: file:///path, s3://bucket[/prefix] or
+    storage_url = Unicode(
+        help=f"""The store the datasets are in: file:///path, s3://bucket[/prefix] or
         supabase://bucket (env {settings.STORAGE_URL}; default: the demo store {DEFAULT_STORE} under
-        the server's root dir).""").tag(config=True)
-    access_log_url = Unicode(help=f"""SQLAlchemy URL of the access log database (env {settings.ACCESS_LOG_URL};
-        default: SQLite in WAL mode in the Jupyter data dir).""").tag(config=True)
-    rate_limit = Unicode(help=f"""Per-user moving-window limit on signing requests, in the `limits`
+        the server's root dir)."""
+    ).tag(config=True)
+    access_log_url = Unicode(
+        help=f"""SQLAlchemy URL of the access log database (env {settings.ACCESS_LOG_URL};
+        default: SQLite in WAL mode in the Jupyter data dir)."""
+    ).tag(config=True)
+    rate_limit = Unicode(
+        help=f"""Per-user moving-window limit on signing requests, in the `limits`
         notation: a count, `/` or `per`, an optional multiple and a unit (second, minute, hour, day), such as
         `30/3 minutes` or `10 per minute` (env {settings.RATE_LIMIT}; default {DEFAULT_RATE_LIMIT}: the original
-        10 a minute on average, with room for a notebook's burst of cold loads).""").tag(config=True)
-    preview_rate_limit = Unicode(help=f"""Per-user moving-window limit on previews (GET …/preview), apart from
+        10 a minute on average, with room for a notebook's burst of cold loads)."""
+    ).tag(config=True)
+    preview_rate_limit = Unicode(
+        help=f"""Per-user moving-window limit on previews (GET …/preview), apart from
         the signing limit, in the same notation (env {settings.PREVIEW_RATE_LIMIT}; default 60/minute).""",
     ).tag(config=True)
-    max_ttl = Int(help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
-        (env {settings.MAX_TTL}; default 3600).""").tag(config=True)
-    publish_config = Unicode(help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
+    max_ttl = Int(
+        help=f"""Longest lifetime of a signed URL in seconds; at most {HARD_MAX_TTL}
+        (env {settings.MAX_TTL}; default 3600)."""
+    ).tag(config=True)
+    publish_config = Unicode(
+        help=f"""Dataset definitions (TOML) that POST /scout/api/publish runs
         (env {settings.PUBLISH_CONFIG}). Without one: the demo, from the warehouse named by the record
         `scout demo` leaves beside a local store (scout-demo.json), else from {settings.DEMO_WAREHOUSE}
-        under the server's root dir, if there is one.""").tag(config=True)
-    manifest_cache_ttl = Float(900.0, help="Seconds the manifest is served from cache before the store is re-read.",
-                               ).tag(config=True)
-    signing_key_file = Unicode(help=f"""File holding the HMAC key of local signed URLs (created 0600 on first
-        use; env {settings.SIGNING_KEY_FILE}; default {KEY_FILE_NAME} in the Jupyter data dir).""").tag(config=True)
+        under the server's root dir, if there is one."""
+    ).tag(config=True)
+    manifest_cache_ttl = Float(
+        900.0,
+        help="Seconds the manifest is served from cache before the store is re-read.",
+    ).tag(config=True)
+    signing_key_file = Unicode(
+        help=f"""File holding the HMAC key of local signed URLs (created 0600 on first
+        use; env {settings.SIGNING_KEY_FILE}; default {KEY_FILE_NAME} in the Jupyter data dir)."""
+    ).tag(config=True)
     namespace = Unicode("scout/v1", help="Folder of the manifests and data under the store's root.").tag(config=True)
-    export_env = Bool(True, help=f"""Export {settings.API_URL} and {settings.API_TOKEN} into the server's
+    export_env = Bool(
+        True,
+        help=f"""Export {settings.API_URL} and {settings.API_TOKEN} into the server's
         environment once it listens, so kernels started by it find it. Turn off when kernels should use a
-        separate `jupyter scout` service.""").tag(config=True)
-    shared_token_user = Unicode(help="""Name recorded and rate-limited for requests authenticated with the
+        separate `jupyter scout` service.""",
+    ).tag(config=True)
+    shared_token_user = Unicode(
+        help="""Name recorded and rate-limited for requests authenticated with the
         server's own token or password: Jupyter's default identity provider names each such request
-        anew, so they would otherwise escape the per-user limit. Default: the server's OS user.""").tag(config=True)
+        anew, so they would otherwise escape the per-user limit. Default: the server's OS user."""
+    ).tag(config=True)
     access_log_batch_size = Int(500, help="Access-log rows committed per transaction at most.").tag(config=True)
-    access_log_flush_interval = Float(0.05, help="""Seconds the access-log writer waits to batch rows nobody is
-        waiting for (signing rows are committed at once).""").tag(config=True)
-    publish_schedule = Unicode(help=f"""Publish every dataset on this cron schedule, in UTC (five fields:
+    access_log_flush_interval = Float(
+        0.05,
+        help="""Seconds the access-log writer waits to batch rows nobody is
+        waiting for (signing rows are committed at once).""",
+    ).tag(config=True)
+    publish_schedule = Unicode(
+        help=f"""Publish every dataset on this cron schedule, in UTC (five fields:
         minute hour day month weekday; '15 2 * * *' is daily at 02:15), as a job like one a notebook
         starts; a run due while a publish is running is skipped and logged (env {settings.PUBLISH_SCHEDULE};
-        default: off).""").tag(config=True)
-    publish_schedule_check_interval = Float(30.0, help="""Longest wait, in seconds, between two looks at
-        the clock for a due scheduled publish.""").tag(config=True)
-    hub_service = Bool(help=f"""Run as a JupyterHub service: requests are named by their hub user, and
+        default: off)."""
+    ).tag(config=True)
+    publish_schedule_check_interval = Float(
+        30.0,
+        help="""Longest wait, in seconds, between two looks at
+        the clock for a due scheduled publish.""",
+    ).tag(config=True)
+    hub_service = Bool(
+        help=f"""Run as a JupyterHub service: requests are named by their hub user, and
         nothing is exported to kernels (default: when {settings.HUB_SERVICE_NAME} and
-        {settings.HUB_SERVICE_URL} are set, as JupyterHub does for the services it starts).""").tag(config=True)
-    service_url = Unicode(help=f"""URL of a separate Scout service (`jupyter scout`, e.g. the JupyterHub
+        {settings.HUB_SERVICE_URL} are set, as JupyterHub does for the services it starts)."""
+    ).tag(config=True)
+    service_url = Unicode(
+        help=f"""URL of a separate Scout service (`jupyter scout`, e.g. the JupyterHub
         service) that this server's /scout/api routes relay to, with the server's hub token: the server then
         opens no store and holds no credential. Default: {settings.API_URL} when this server runs under
-        JupyterHub ({settings.HUB_TOKEN} set) and is not the service itself.""").tag(config=True)
-    clock = Any(None, allow_none=True, help="A Clock object (tests inject a FakeClock); default: the system clock."
-                ).tag(config=True)
-    publisher = Any(None, allow_none=True, help="""A callable publisher(datasets, on_progress) used instead of the
-        one built from publish_config (tests).""").tag(config=True)
+        JupyterHub ({settings.HUB_TOKEN} set) and is not the service itself."""
+    ).tag(config=True)
+    clock = Any(
+        None, allow_none=True, help="A Clock object (tests inject a FakeClock); default: the system clock."
+    ).tag(config=True)
+    publisher = Any(
+        None,
+        allow_none=True,
+        help="""A callable publisher(datasets, on_progress) used instead of the
+        one built from publish_config (tests).""",
+    ).tag(config=True)
 
     @property
     def jupyter_server(self) -> ServerApp:
@@ -212,31 +252,46 @@ class ScoutExtension(ExtensionApp):
             self.settings["xsrf_cookies"] = False  # merged into the web app's settings
         clock: Clock = self.clock or SYSTEM_CLOCK
         storage = self._open_storage(clock)
-        access_log = AccessLog(self.access_log_url, batch_size=self.access_log_batch_size,
-                               flush_interval=self.access_log_flush_interval).start()
+        access_log = AccessLog(
+            self.access_log_url, batch_size=self.access_log_batch_size, flush_interval=self.access_log_flush_interval
+        ).start()
         publisher = self.publisher or ConfiguredPublisher(
-            self.publish_config or None, storage, clock=clock,
-            demo_warehouse=Path(self.jupyter_server.root_dir) / settings.DEMO_WAREHOUSE)
+            self.publish_config or None,
+            storage,
+            clock=clock,
+            demo_warehouse=Path(self.jupyter_server.root_dir) / settings.DEMO_WAREHOUSE,
+        )
         jobs = JobRunner(publisher, clock=clock, on_finished=lambda _job: self.service.publish_finished())
-        self.service = ScoutService(storage, access_log=access_log, rate_limiter=RateLimiter(self.rate_limit, clock),
-                                    jobs=jobs, clock=clock, max_ttl=self.max_ttl,
-                                    manifest_cache_ttl=self.manifest_cache_ttl, namespace=self.namespace,
-                                    preview_limiter=RateLimiter(self.preview_rate_limit, clock))
+        self.service = ScoutService(
+            storage,
+            access_log=access_log,
+            rate_limiter=RateLimiter(self.rate_limit, clock),
+            jobs=jobs,
+            clock=clock,
+            max_ttl=self.max_ttl,
+            manifest_cache_ttl=self.manifest_cache_ttl,
+            namespace=self.namespace,
+            preview_limiter=RateLimiter(self.preview_rate_limit, clock),
+        )
         self.settings.update(scout_service=self.service, scout_shared_token_user=self.shared_token_user)
         self.schedule = PublishSchedule(self.publish_schedule, jobs, clock) if self.publish_schedule else None
         self._schedule_task: asyncio.Task | None = None
         if self.schedule is not None:  # starts with the server's event loop
             self.jupyter_server.io_loop.add_callback(self._start_schedule)
-        self.log.info("Scout: store %s, access log %s, rate limit %s, max TTL %d s, publish schedule %s",
-                      _redacted(storage.url), access_log.description, self.rate_limit, self.max_ttl,
-                      f"{self.publish_schedule} UTC" if self.schedule else "off")
+        self.log.info(
+            "Scout: store %s, access log %s, rate limit %s, max TTL %d s, publish schedule %s",
+            _redacted(storage.url),
+            access_log.description,
+            self.rate_limit,
+            self.max_ttl,
+            f"{self.publish_schedule} UTC" if self.schedule else "off",
+        )
 
     def _open_storage(self, clock: Clock) -> Storage:
         url = storage_url_from_arg(self.storage_url)
         if urlsplit(url).scheme == "file":
             # create=False: starting Jupyter in a folder must not create an empty store there
-            return open_storage(url, clock=clock, create=False,
-                                signing_key=load_or_create_key(self.signing_key_file))
+            return open_storage(url, clock=clock, create=False, signing_key=load_or_create_key(self.signing_key_file))
         return open_storage(url, clock=clock)
 
     def initialize_handlers(self) -> None:

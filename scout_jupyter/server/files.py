@@ -36,8 +36,7 @@ class SignedFile:
         return self.path.name
 
 
-def open_signed_file(storage: Storage, key: str, expires: str | None, signature: str | None,
-                     method: str) -> SignedFile:
+def open_signed_file(storage: Storage, key: str, expires: str | None, signature: str | None, method: str) -> SignedFile:
     """The file a signed request may read. AccessDenied for a wrong, expired or other-path
     signature or a method other than GET/HEAD; ObjectNotFound for anything outside the bucket.
     Blocking (stat): call it off the event loop."""
@@ -46,7 +45,9 @@ def open_signed_file(storage: Storage, key: str, expires: str | None, signature:
     path = storage.open_signed(key, expires or "", signature or "", method)
     st = path.stat()
     return SignedFile(
-        path=path, size=st.st_size, content_type=storage.info(key).content_type or "application/octet-stream",
+        path=path,
+        size=st.st_size,
+        content_type=storage.info(key).content_type or "application/octet-stream",
         etag=f'"{st.st_size:x}-{st.st_mtime_ns:x}"',
         last_modified=format_datetime(datetime.fromtimestamp(int(st.st_mtime), timezone.utc), usegmt=True),
     )

@@ -31,8 +31,15 @@ FILE_CHUNK = 512 * 1024
 #: Jupyter's stock identity providers give every token-authenticated request without a cookie
 #: a new random "Anonymous" user: all of them are the one holder of the server's token.
 SHARED_TOKEN_PROVIDERS = (IdentityProvider, PasswordIdentityProvider)
-HTTP_ERROR_CODES = {400: "invalid_request", 401: "access_denied", 403: "access_denied", 404: "not_found",
-                    405: "method_not_allowed", 409: "conflict", 413: "request_too_large"}
+HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    401: "access_denied",
+    403: "access_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+}
 
 
 def error_payload(exc: BaseException | None, status: int) -> tuple[int, dict[str, str]]:
@@ -105,8 +112,12 @@ class ScoutHandler(APIHandler):
         if status in (401, 403) and not getattr(self, "_jupyter_current_user", None):
             # Jupyter refused the login itself (no token, a wrong one): say so, so a client can
             # tell a bad token from a permission the user lacks. "reason" is Jupyter's own error key.
-            payload = {**payload, "message": "Access denied: this Jupyter server did not accept the request's "
-                                             "credentials (no token, or a wrong one)", "reason": "unauthenticated"}
+            payload = {
+                **payload,
+                "message": "Access denied: this Jupyter server did not accept the request's "
+                "credentials (no token, or a wrong one)",
+                "reason": "unauthenticated",
+            }
         self.set_status(status)
         if isinstance(exc, RateLimited):
             self.set_header("Retry-After", str(exc.retry_after))
@@ -133,10 +144,18 @@ class ScoutHandler(APIHandler):
         if action is None:
             raise RuntimeError(f"{type(self).__name__} is not a logged route (no access_action)")
         return AccessRow(
-            action=action, status=status, accessed_at=self.service.clock.now(), user=self.scout_user,
-            dataset_id=self.access_dataset, error_code=self.error_code, bytes=self.access_bytes,
-            duration_ms=1000.0 * self.request.request_time(), client_addr=self.request.remote_ip,
-            user_agent=self.request.headers.get("User-Agent"), ttl=self.access_ttl)
+            action=action,
+            status=status,
+            accessed_at=self.service.clock.now(),
+            user=self.scout_user,
+            dataset_id=self.access_dataset,
+            error_code=self.error_code,
+            bytes=self.access_bytes,
+            duration_ms=1000.0 * self.request.request_time(),
+            client_addr=self.request.remote_ip,
+            user_agent=self.request.headers.get("User-Agent"),
+            ttl=self.access_ttl,
+        )
 
     async def log_access_durable(self) -> None:
         """Write this request's row and wait until it is committed (AccessLogUnavailable)."""
@@ -212,8 +231,11 @@ class PreviewHandler(ScoutHandler):
     @authorized
     async def get(self, layer: str, name: str) -> None:
         self.access_dataset = f"{layer}/{name}"
-        self.finish_json(await self.service.preview(
-            self.signed_in_user, self.access_dataset, self.raw_argument("limit"), self.raw_argument("columns")))
+        self.finish_json(
+            await self.service.preview(
+                self.signed_in_user, self.access_dataset, self.raw_argument("limit"), self.raw_argument("columns")
+            )
+        )
 
 
 class PermissionsHandler(ScoutHandler):
@@ -224,10 +246,11 @@ class PermissionsHandler(ScoutHandler):
     async def get(self) -> None:
         user = self.current_user
         allowed = {}
-        for permission, action, resource in (("publish", "write", "scout:publish"),
-                                             ("analytics", "read", "scout:analytics")):
-            allowed[permission] = bool(await ensure_async(
-                self.authorizer.is_authorized(self, user, action, resource)))
+        for permission, action, resource in (
+            ("publish", "write", "scout:publish"),
+            ("analytics", "read", "scout:analytics"),
+        ):
+            allowed[permission] = bool(await ensure_async(self.authorizer.is_authorized(self, user, action, resource)))
         self.finish_json({"user": self.scout_user, "permissions": allowed})
 
 
@@ -241,8 +264,12 @@ class DatasetProxyHandler(ScoutHandler):
     async def get(self) -> None:
         self.access_dataset = self.raw_argument("dataset")
         grant = await self.service.sign_dataset_url(
-            self.signed_in_user, self.access_dataset, self.raw_argument("ttl"),
-            fmt=self.raw_argument("format"), date=self.raw_argument("date"))
+            self.signed_in_user,
+            self.access_dataset,
+            self.raw_argument("ttl"),
+            fmt=self.raw_argument("format"),
+            date=self.raw_argument("date"),
+        )
         self.access_ttl = grant.ttl
         await self.log_access_durable()  # fail closed: no row, no URL
         self.finish_json(grant.to_json(self.url_root()))
@@ -265,8 +292,13 @@ class SignedFileHandler(ScoutHandler):
     async def _serve(self, key: str, include_body: bool) -> None:
         self.access_dataset = dataset_id_for_key(key)
         found: SignedFile = await run_blocking(
-            open_signed_file, self.service.storage, key, self.raw_argument("expires"),
-            self.raw_argument("scout_auth"), self.request.method)
+            open_signed_file,
+            self.service.storage,
+            key,
+            self.raw_argument("expires"),
+            self.raw_argument("scout_auth"),
+            self.request.method,
+        )
         self._set_file_headers(found)
         if self.request.headers.get("If-None-Match") == found.etag:
             self.set_status(304)

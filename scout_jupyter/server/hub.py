@@ -48,8 +48,10 @@ def hub_service_config(environ: Mapping[str, str] | None = None) -> dict[str, An
     service_url = env.get(settings.HUB_SERVICE_URL, "")
     url = urlsplit(service_url)
     if url.scheme != "http" or not url.hostname or not url.port:
-        raise ConfigError(f"{settings.HUB_SERVICE_URL} must be http://host:port (the service's \"url\" in "
-                          f"c.JupyterHub.services), got {service_url!r}")
+        raise ConfigError(
+            f'{settings.HUB_SERVICE_URL} must be http://host:port (the service\'s "url" in '
+            f"c.JupyterHub.services), got {service_url!r}"
+        )
     return {
         "ip": url.hostname,
         "port": url.port,
@@ -75,15 +77,27 @@ class ScoutHubIdentityProvider(JupyterHubIdentityProvider):
 class ScoutHubAuthorizer(JupyterHubAuthorizer):
     """Hub permissions mapped onto the extension's ``scout:*`` resources."""
 
-    publish_scope = Unicode("custom:scout:publish", help="""Hub scope (a custom scope defined in
+    publish_scope = Unicode(
+        "custom:scout:publish",
+        help="""Hub scope (a custom scope defined in
         c.JupyterHub.custom_scopes) that allows starting publish jobs and reading their status
-        (scout:publish). Empty: only publish_groups decide.""").tag(config=True)
-    analytics_scope = Unicode("custom:scout:analytics", help="""Hub scope that allows reading the
-        access analytics (scout:analytics). Empty: only analytics_groups decide.""").tag(config=True)
-    publish_groups = List(Unicode(), help=f"""Hub groups whose members may publish, whatever their
-        scopes (env {settings.HUB_PUBLISH_GROUPS}, comma-separated).""").tag(config=True)
-    analytics_groups = List(Unicode(), help=f"""Hub groups whose members may read the access
-        analytics (env {settings.HUB_ANALYTICS_GROUPS}, comma-separated).""").tag(config=True)
+        (scout:publish). Empty: only publish_groups decide.""",
+    ).tag(config=True)
+    analytics_scope = Unicode(
+        "custom:scout:analytics",
+        help="""Hub scope that allows reading the
+        access analytics (scout:analytics). Empty: only analytics_groups decide.""",
+    ).tag(config=True)
+    publish_groups = List(
+        Unicode(),
+        help=f"""Hub groups whose members may publish, whatever their
+        scopes (env {settings.HUB_PUBLISH_GROUPS}, comma-separated).""",
+    ).tag(config=True)
+    analytics_groups = List(
+        Unicode(),
+        help=f"""Hub groups whose members may read the access
+        analytics (env {settings.HUB_ANALYTICS_GROUPS}, comma-separated).""",
+    ).tag(config=True)
 
     @default("publish_groups")
     def _default_publish_groups(self) -> list[str]:
@@ -125,7 +139,8 @@ class ScoutHubAuthorizer(JupyterHubAuthorizer):
         if grants is None:
             return f"Access denied: the Scout service does not serve {resource}"
         scope, groups = grants
-        needs = " or ".join([f"the hub scope {scope}"] * bool(scope)
-                            + [f"membership in hub group {', '.join(groups)}"] * bool(groups))
+        needs = " or ".join(
+            [f"the hub scope {scope}"] * bool(scope) + [f"membership in hub group {', '.join(groups)}"] * bool(groups)
+        )
         what = "publish" if resource == "scout:publish" else "read the access analytics"
         return f"Access denied: {name} may not {what} (it takes {needs or 'a hub permission'}; ask a hub admin)"

@@ -60,17 +60,28 @@ class Job:
     def to_json(self) -> dict[str, Any]:
         with self._lock:
             state, started, finished, error = self.state, self.started_at, self.finished_at, self.error
-        out = {"job_id": self.job_id, "state": state,
-               "progress": 1.0 if finished else self.tracker.progress,
-               "datasets": self.tracker.datasets(), "started_at": started, "finished_at": finished}
+        out = {
+            "job_id": self.job_id,
+            "state": state,
+            "progress": 1.0 if finished else self.tracker.progress,
+            "datasets": self.tracker.datasets(),
+            "started_at": started,
+            "finished_at": finished,
+        }
         if error:
             out["error"] = error
         return out
 
 
 class JobRunner:
-    def __init__(self, publisher: Publisher, *, clock: Clock,
-                 on_finished: Callable[[Job], None] | None = None, keep: int = KEEP_JOBS):
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        clock: Clock,
+        on_finished: Callable[[Job], None] | None = None,
+        keep: int = KEEP_JOBS,
+    ):
         self.publisher = publisher
         self.clock = clock
         self.on_finished = on_finished
@@ -139,8 +150,14 @@ class ConfiguredPublisher:
     left beside the store (so a server started in any folder finds it), else from the warehouse
     ``scout demo`` built under the server's root (``demo_warehouse``), as ``scout publish`` does."""
 
-    def __init__(self, config_path: str | os.PathLike | None, storage: Storage, *, clock: Clock,
-                 demo_warehouse: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        config_path: str | os.PathLike | None,
+        storage: Storage,
+        *,
+        clock: Clock,
+        demo_warehouse: str | os.PathLike | None = None,
+    ):
         self.config_path = config_path
         self.storage = storage
         self.clock = clock
@@ -160,10 +177,12 @@ class ConfiguredPublisher:
 
             return load_config(demo_config_path(), source_url=f"sqlite:///{self.demo_warehouse}")
         where = f" and no demo warehouse at {self.demo_warehouse}" if self.demo_warehouse else ""
-        raise ConfigError(f"No publish configuration on this server, no demo record at "
-                          f"{record_location(self.storage)}{where}: set SCOUT_PUBLISH_CONFIG or "
-                          "c.ScoutExtension.publish_config to a datasets TOML file (or run `scout demo --store` "
-                          "with this server's store)")
+        raise ConfigError(
+            f"No publish configuration on this server, no demo record at "
+            f"{record_location(self.storage)}{where}: set SCOUT_PUBLISH_CONFIG or "
+            "c.ScoutExtension.publish_config to a datasets TOML file (or run `scout demo --store` "
+            "with this server's store)"
+        )
 
     def plan(self, datasets: list[str] | None) -> list[str]:
         return [d.id for d in self._config().select(datasets)]

@@ -104,8 +104,10 @@ class ManifestCache:
         try:
             raw = self.storage.read_bytes(self.key)
         except ObjectNotFound:
-            raise ObjectNotFound(f"No manifest at {self.key}: nothing is published in this store yet "
-                                 "(run `scout demo` or `scout publish`)") from None
+            raise ObjectNotFound(
+                f"No manifest at {self.key}: nothing is published in this store yet "
+                "(run `scout demo` or `scout publish`)"
+            ) from None
         return CachedManifest.from_bytes(raw, source=self.key)  # the key only: clients see this text
 
     # --- older versions -------------------------------------------------------------------
@@ -118,8 +120,9 @@ class ManifestCache:
             return entry
         found = await run_blocking(self._search_snapshots, dataset_id, date)
         if found is None:
-            raise DatasetNotFound(dataset_id, message=f"No version of {dataset_id} dated {date} "
-                                                      f"(the latest is {entry.date})")
+            raise DatasetNotFound(
+                dataset_id, message=f"No version of {dataset_id} dated {date} (the latest is {entry.date})"
+            )
         return found
 
     def _search_snapshots(self, dataset_id: str, date: str) -> DatasetEntry | None:

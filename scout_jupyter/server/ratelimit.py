@@ -126,8 +126,11 @@ class RateLimiter:
         reset_at, _remaining = self.strategy.get_window_stats(self.item, user)
         # whole seconds, rounded up past the instant the oldest entry leaves the window
         wait = max(1, math.floor(reset_at - self.clock.time()) + 1)
-        raise RateLimited(wait, f"Rate limit exceeded: retry in {wait} s (this server allows {self.describe()} "
-                                "per user: its rate_limit setting, SCOUT_RATE_LIMIT)")
+        raise RateLimited(
+            wait,
+            f"Rate limit exceeded: retry in {wait} s (this server allows {self.describe()} "
+            "per user: its rate_limit setting, SCOUT_RATE_LIMIT)",
+        )
 
     def describe(self) -> str:
         """The limit in words: ``30 signed URLs per 3 minutes``, ``10 signed URLs per minute``."""

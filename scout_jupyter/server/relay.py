@@ -60,15 +60,23 @@ class RelayHandler(APIHandler):
         await self._forward()
 
     async def _forward(self) -> None:
-        path = self.request.path[len(self.base_url):] if self.request.path.startswith(self.base_url) else ""
+        path = self.request.path[len(self.base_url) :] if self.request.path.startswith(self.base_url) else ""
         url = self.relay.base + path.lstrip("/") + (f"?{self.request.query}" if self.request.query else "")
-        headers = {name: self.request.headers[name] for name in ("If-None-Match", "User-Agent", "Content-Type")
-                   if name in self.request.headers}
+        headers = {
+            name: self.request.headers[name]
+            for name in ("If-None-Match", "User-Agent", "Content-Type")
+            if name in self.request.headers
+        }
         if self.relay.token:
             headers["Authorization"] = f"token {self.relay.token}"
-        request = HTTPRequest(url, method=self.request.method, headers=headers, follow_redirects=False,
-                              body=self.request.body if self.request.method == "POST" else None,
-                              request_timeout=TIMEOUT)
+        request = HTTPRequest(
+            url,
+            method=self.request.method,
+            headers=headers,
+            follow_redirects=False,
+            body=self.request.body if self.request.method == "POST" else None,
+            request_timeout=TIMEOUT,
+        )
         response = await AsyncHTTPClient().fetch(request, raise_error=False)
         if response.code == 599 or _from_proxy(response):
             self._unreachable(response.code)
@@ -83,8 +91,11 @@ class RelayHandler(APIHandler):
         why = "no connection" if code == 599 else f"HTTP {code} from the hub's proxy"
         self.set_status(503)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"error": "storage_unavailable",
-                                "message": f"Scout service unreachable at {self.relay.host} ({why})"}))
+        self.finish(
+            json.dumps(
+                {"error": "storage_unavailable", "message": f"Scout service unreachable at {self.relay.host} ({why})"}
+            )
+        )
 
 
 def _from_proxy(response) -> bool:  # noqa: ANN001 - tornado's HTTPResponse

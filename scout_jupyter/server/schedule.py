@@ -31,16 +31,17 @@ def parse_schedule(expression: str) -> str:
     """A five-field cron expression (minute hour day month weekday, UTC), checked."""
     text = " ".join(expression.split())
     if len(text.split(" ")) != 5 or not croniter.is_valid(text):
-        raise ConfigError(f"Invalid publish schedule {expression[:60]!r}: expected a cron expression with five "
-                          "fields (minute hour day month weekday, UTC), e.g. '15 2 * * *' for 02:15 daily")
+        raise ConfigError(
+            f"Invalid publish schedule {expression[:60]!r}: expected a cron expression with five "
+            "fields (minute hour day month weekday, UTC), e.g. '15 2 * * *' for 02:15 daily"
+        )
     return text
 
 
 class PublishSchedule:
     """Starts a publish of every dataset at each cron time, unless one is running."""
 
-    def __init__(self, expression: str, jobs: JobRunner, clock: Clock,
-                 submit: Callable[[], Job] | None = None):
+    def __init__(self, expression: str, jobs: JobRunner, clock: Clock, submit: Callable[[], Job] | None = None):
         self.expression = parse_schedule(expression)
         self.jobs = jobs
         self.clock = clock
@@ -62,17 +63,29 @@ class PublishSchedule:
             job = self._submit()
         except PublishInProgress as exc:
             self.skipped.append(due)
-            log.warning("Scheduled publish of %s skipped: %s; next run %s", isoformat_z(due), exc.message,
-                        isoformat_z(self.next_run))
+            log.warning(
+                "Scheduled publish of %s skipped: %s; next run %s",
+                isoformat_z(due),
+                exc.message,
+                isoformat_z(self.next_run),
+            )
             return None
         except ScoutError as exc:
             self.skipped.append(due)
-            log.error("Scheduled publish of %s could not start: %s; next run %s", isoformat_z(due), exc.message,
-                      isoformat_z(self.next_run))
+            log.error(
+                "Scheduled publish of %s could not start: %s; next run %s",
+                isoformat_z(due),
+                exc.message,
+                isoformat_z(self.next_run),
+            )
             return None
         self.started.append(job)
-        log.info("Scheduled publish of %s started: job %s; next run %s", isoformat_z(due), job.job_id,
-                 isoformat_z(self.next_run))
+        log.info(
+            "Scheduled publish of %s started: job %s; next run %s",
+            isoformat_z(due),
+            job.job_id,
+            isoformat_z(self.next_run),
+        )
         return job
 
     def seconds_to_next(self) -> float:

@@ -110,30 +110,56 @@ class SignedDataset:
         return {
             "signed_url": url,
             "expires_at": isoformat_z(self.expires_at),
-            "dataset_info": {"row_count": self.row_count, "size_bytes": self.size_bytes,
-                             "last_updated": self.last_updated, "sha256": self.sha256},
+            "dataset_info": {
+                "row_count": self.row_count,
+                "size_bytes": self.size_bytes,
+                "last_updated": self.last_updated,
+                "sha256": self.sha256,
+            },
         }
 
 
 def dataset_summary(entry: DatasetEntry, now: datetime) -> dict[str, Any]:
     return {
-        "id": entry.id, "layer": entry.layer, "name": entry.name, "description": entry.description,
-        "date": entry.date, "row_count": entry.row_count, "size_bytes": entry.size_bytes,
-        "last_modified": entry.last_modified, "update_frequency": entry.update_frequency,
-        "freshness": entry.freshness(now), "schema_version": entry.schema_version,
+        "id": entry.id,
+        "layer": entry.layer,
+        "name": entry.name,
+        "description": entry.description,
+        "date": entry.date,
+        "row_count": entry.row_count,
+        "size_bytes": entry.size_bytes,
+        "last_modified": entry.last_modified,
+        "update_frequency": entry.update_frequency,
+        "freshness": entry.freshness(now),
+        "schema_version": entry.schema_version,
     }
 
 
 def dataset_detail(entry: DatasetEntry, now: datetime) -> dict[str, Any]:
-    return {"id": entry.id, "layer": entry.layer, "name": entry.name, **entry.to_json(),
-            "freshness": entry.freshness(now)}
+    return {
+        "id": entry.id,
+        "layer": entry.layer,
+        "name": entry.name,
+        **entry.to_json(),
+        "freshness": entry.freshness(now),
+    }
 
 
 # --- the service ------------------------------------------------------------------------------
 class ScoutService:
-    def __init__(self, storage: Storage, *, access_log: AccessLog, rate_limiter: RateLimiter,
-                 jobs: JobRunner, clock: Clock, max_ttl: int = DEFAULT_TTL, manifest_cache_ttl: float = 900,
-                 namespace: str = "scout/v1", preview_limiter: RateLimiter | None = None):
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        access_log: AccessLog,
+        rate_limiter: RateLimiter,
+        jobs: JobRunner,
+        clock: Clock,
+        max_ttl: int = DEFAULT_TTL,
+        manifest_cache_ttl: float = 900,
+        namespace: str = "scout/v1",
+        preview_limiter: RateLimiter | None = None,
+    ):
         if not 1 <= int(max_ttl) <= HARD_MAX_TTL:
             raise ValueError(f"max_ttl must be within 1..{HARD_MAX_TTL}")
         self.storage = storage
@@ -165,8 +191,9 @@ class ScoutService:
         entry = (await self.manifests.current()).manifest.get(dataset_id)
         return dataset_detail(entry, self.clock.now())
 
-    async def preview(self, user: str, dataset_id: str | None, limit: str | None = None,
-                      columns: str | None = None) -> dict[str, Any]:
+    async def preview(
+        self, user: str, dataset_id: str | None, limit: str | None = None, columns: str | None = None
+    ) -> dict[str, Any]:
         """The first ``limit`` rows (1..1000, default 50) of a dataset, typed by its schema."""
         dataset_id = validate_dataset_id(dataset_id)
         rows = parse_limit(limit)
@@ -179,8 +206,15 @@ class ScoutService:
         return preview.to_json()
 
     # --- signing ------------------------------------------------------------------------
-    async def sign_dataset_url(self, user: str, dataset_id: str | None, ttl: str | None = None, *,
-                               fmt: str | None = None, date: str | None = None) -> SignedDataset:
+    async def sign_dataset_url(
+        self,
+        user: str,
+        dataset_id: str | None,
+        ttl: str | None = None,
+        *,
+        fmt: str | None = None,
+        date: str | None = None,
+    ) -> SignedDataset:
         """Validate, rate-limit ``user``, find the entry (``date``: an older version), sign.
         Nothing is signed for an id that is malformed or not in the manifest."""
         dataset_id = validate_dataset_id(dataset_id)
@@ -195,9 +229,16 @@ class ScoutService:
         signed = await self._sign(key, seconds)
         if signed.expires_at.timestamp() > self.clock.time() + seconds + 1:
             raise StorageError(f"The store signed {key} beyond the requested TTL; refused")
-        return SignedDataset(dataset_id=dataset_id, signed_url=signed.url, expires_at=signed.expires_at,
-                             ttl=seconds, row_count=entry.row_count, size_bytes=size,
-                             last_updated=entry.last_modified, sha256=sha256)
+        return SignedDataset(
+            dataset_id=dataset_id,
+            signed_url=signed.url,
+            expires_at=signed.expires_at,
+            ttl=seconds,
+            row_count=entry.row_count,
+            size_bytes=size,
+            last_updated=entry.last_modified,
+            sha256=sha256,
+        )
 
     async def _sign(self, key: str, ttl: int) -> SignedURL:
         """The store's signed URL. Requests for the same object and TTL within one clock second

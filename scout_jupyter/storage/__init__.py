@@ -16,8 +16,15 @@ from ..errors import ConfigError
 from .base import ObjectInfo, SignedURL, Storage, key_from_manifest_path, normalize_key
 
 __all__ = [
-    "ObjectInfo", "SignedURL", "Storage", "open_storage", "register_backend",
-    "normalize_key", "key_from_manifest_path", "storage_url_from_arg", "DEFAULT_STORE",
+    "ObjectInfo",
+    "SignedURL",
+    "Storage",
+    "open_storage",
+    "register_backend",
+    "normalize_key",
+    "key_from_manifest_path",
+    "storage_url_from_arg",
+    "DEFAULT_STORE",
 ]
 
 #: The demo's local bucket, relative to the current directory.

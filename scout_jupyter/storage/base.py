@@ -21,6 +21,7 @@ from ..ttl import HARD_MAX_TTL
 CHUNK_SIZE = 1 << 20
 MAX_KEY_LENGTH = 1024
 
+
 @runtime_checkable
 class Readable(Protocol):
     """A binary source read with ``read`` (a file, or a wrapper counting what is read)."""
@@ -140,14 +141,22 @@ class Storage(abc.ABC):
 
     # --- the contract ------------------------------------------------------------------
     @abc.abstractmethod
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         """Stream the object (optionally bytes ``start``..``end`` exclusive).
         Raises ObjectNotFound."""
 
     @abc.abstractmethod
-    def write(self, key: str, data: Payload, *, overwrite: bool = True,
-              content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
+    def write(
+        self,
+        key: str,
+        data: Payload,
+        *,
+        overwrite: bool = True,
+        content_type: str | None = None,
+        sha256: str | None = None,
+    ) -> ObjectInfo:
         """Store the object atomically: readers see the old object or the whole new one.
         ``overwrite=False`` raises ObjectExists if the key exists. ``sha256`` (hex), when
         given, is checked by the store where it can and the write fails on mismatch."""

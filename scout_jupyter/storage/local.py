@@ -35,8 +35,7 @@ def signature_for(secret: bytes, method: str, key: str, expires: int) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: bytes, method: str, key: str, expires: str | int, signature: str,
-                     now: float) -> bool:
+def verify_signature(secret: bytes, method: str, key: str, expires: str | int, signature: str, now: float) -> bool:
     """True when ``signature`` signs (method, key, expires) and ``now`` is not past ``expires``.
     The comparison is constant-time; malformed input is simply invalid."""
     text = str(expires)
@@ -93,8 +92,15 @@ class LocalStorage(Storage):
     scheme = "file"
     signs_absolute_urls = False  # /scout/files/... URLs: the Jupyter server extension serves them
 
-    def __init__(self, url: str, *, signing_key: bytes | None = None, clock: Clock | None = None,
-                 public_base_url: str | None = None, create: bool = True):
+    def __init__(
+        self,
+        url: str,
+        *,
+        signing_key: bytes | None = None,
+        clock: Clock | None = None,
+        public_base_url: str | None = None,
+        create: bool = True,
+    ):
         super().__init__(url)
         self.root = path_from_file_url(url)
         if create:
@@ -124,8 +130,9 @@ class LocalStorage(Storage):
         return path
 
     # --- contract -----------------------------------------------------------------------
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         path = self._existing_file(key)
         return self._iter_file(path, start, end, chunk_size)
 
@@ -143,8 +150,15 @@ class LocalStorage(Storage):
                     remaining -= len(chunk)
                 yield chunk
 
-    def write(self, key: str, data: Payload, *, overwrite: bool = True,
-              content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
+    def write(
+        self,
+        key: str,
+        data: Payload,
+        *,
+        overwrite: bool = True,
+        content_type: str | None = None,
+        sha256: str | None = None,
+    ) -> ObjectInfo:
         path = self.path_for(key)
         if not overwrite and path.exists():
             raise ObjectExists(f"Object already exists: {key}")
@@ -176,8 +190,9 @@ class LocalStorage(Storage):
             except FileNotFoundError:
                 pass
         self._fsync_dir(path.parent)
-        return ObjectInfo(key=key, size=size, sha256=actual, content_type=content_type,
-                          last_modified=datetime.now(timezone.utc))
+        return ObjectInfo(
+            key=key, size=size, sha256=actual, content_type=content_type, last_modified=datetime.now(timezone.utc)
+        )
 
     @staticmethod
     def _fsync_dir(folder: Path) -> None:
@@ -195,9 +210,12 @@ class LocalStorage(Storage):
     def info(self, key: str) -> ObjectInfo:
         path = self._existing_file(key)
         st = path.stat()
-        return ObjectInfo(key=normalize_key(key), size=st.st_size,
-                          last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
-                          content_type=_guess_type(path.name))
+        return ObjectInfo(
+            key=normalize_key(key),
+            size=st.st_size,
+            last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+            content_type=_guess_type(path.name),
+        )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         prefix = normalize_prefix(prefix)
@@ -222,9 +240,14 @@ class LocalStorage(Storage):
                 if not resolved.is_relative_to(self._root_resolved) or not resolved.is_file():
                     continue  # a symlink out of the bucket is not an object
                 st = resolved.stat()
-                found.append(ObjectInfo(key=key, size=st.st_size,
-                                        last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
-                                        content_type=_guess_type(name)))
+                found.append(
+                    ObjectInfo(
+                        key=key,
+                        size=st.st_size,
+                        last_modified=datetime.fromtimestamp(st.st_mtime, timezone.utc),
+                        content_type=_guess_type(name),
+                    )
+                )
         found.sort(key=lambda info: info.key)
         return iter(found)
 

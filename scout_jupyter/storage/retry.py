@@ -34,8 +34,8 @@ class TransientError(Exception):
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 5           # total tries, the first included
-    base_delay: float = 0.2     # seconds before the 2nd try (before jitter)
+    attempts: int = 5  # total tries, the first included
+    base_delay: float = 0.2  # seconds before the 2nd try (before jitter)
     max_delay: float = 10.0
     sleep: Callable[[float], None] = field(default=SYSTEM_CLOCK.sleep)
     rng: random.Random = field(default_factory=random.Random)
@@ -45,8 +45,13 @@ class RetryPolicy:
         cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return self.rng.uniform(cap / 2, cap)
 
-    def call(self, fn: Callable[[], T], *, is_transient: Callable[[BaseException], bool] | None = None,
-             describe: str = "storage call") -> T:
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        is_transient: Callable[[BaseException], bool] | None = None,
+        describe: str = "storage call",
+    ) -> T:
         """Run ``fn`` and retry it on transient faults; re-raise the last error when the tries
         run out (a StorageUnavailable naming the operation, for TransientError)."""
         from ..errors import StorageUnavailable
@@ -62,8 +67,7 @@ class RetryPolicy:
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             # debug: what the user needs is the outcome (success, or one clear error), not each try
-            log.debug("%s failed (try %d of %d): %s; retrying", describe,
-                        state.attempt_number, self.attempts, exc)
+            log.debug("%s failed (try %d of %d): %s; retrying", describe, state.attempt_number, self.attempts, exc)
 
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
@@ -80,5 +84,4 @@ class RetryPolicy:
             # of tenacity and concurrent.futures it passed through are plumbing. Raised from here.
             raise exc.with_traceback(None)  # noqa: B904 - the same exception, its cause kept
         except TransientError as exc:
-            raise StorageUnavailable(
-                f"{describe} failed after {self.attempts} tries: {exc.message}") from exc
+            raise StorageUnavailable(f"{describe} failed after {self.attempts} tries: {exc.message}") from exc

@@ -56,22 +56,45 @@ from .retry import RetryPolicy, TransientError
 
 log = logging.getLogger(__name__)
 
-MAX_PARTS = 10_000                 # S3's limit per multipart upload
+MAX_PARTS = 10_000  # S3's limit per multipart upload
 _QUERY_OPTIONS = ("endpoint_url", "region")
 _TRANSIENT_STATUS = {429, 500, 502, 503, 504}
-_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
-                    "ServiceUnavailable", "RequestLimitExceeded", "ConditionalRequestConflict"}
+_TRANSIENT_CODES = {
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "RequestLimitExceeded",
+    "ConditionalRequestConflict",
+}
 _DENIED = (AccessDenied, "S3 refused {operation} on {where}: {text}; check the storage credentials")
 #: S3 error code -> (ScoutError class, message); ``where`` names the object, ``text`` is S3's message
 _PERMANENT = {
     **dict.fromkeys(["NoSuchKey", "404", "NotFound"], (ObjectNotFound, "Object not found: {where}")),
     "NoSuchBucket": (StorageError, "S3 bucket {bucket!r} does not exist: {text}"),
-    **dict.fromkeys(["AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
-                     "InvalidToken", "ExpiredToken", "AccountProblem"], _DENIED),
-    **dict.fromkeys(["BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch"],
-                    (ChecksumMismatch, "Checksum validation failed for {where}: {text}")),
-    **dict.fromkeys(["InvalidKey", "KeyTooLongError", "InvalidObjectName"],
-                    (InvalidKey, "S3 refused the object key of {where}: {text}")),
+    **dict.fromkeys(
+        [
+            "AccessDenied",
+            "403",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AllAccessDisabled",
+            "InvalidToken",
+            "ExpiredToken",
+            "AccountProblem",
+        ],
+        _DENIED,
+    ),
+    **dict.fromkeys(
+        ["BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "XAmzContentChecksumMismatch"],
+        (ChecksumMismatch, "Checksum validation failed for {where}: {text}"),
+    ),
+    **dict.fromkeys(
+        ["InvalidKey", "KeyTooLongError", "InvalidObjectName"],
+        (InvalidKey, "S3 refused the object key of {where}: {text}"),
+    ),
 }
 _TYPES = {".csv": "text/csv", ".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
 
@@ -100,11 +123,19 @@ class S3Storage(Storage):
 
     scheme = "s3"
     max_sign_ttl = 7 * 24 * 3600  # S3's limit for SigV4 presigned URLs
-    part_size = 8 * 1024 * 1024    # multipart part size (S3's minimum is 5 MiB); one part is buffered
+    part_size = 8 * 1024 * 1024  # multipart part size (S3's minimum is 5 MiB); one part is buffered
 
-    def __init__(self, url: str, *, clock: Clock | None = None, retry: RetryPolicy | None = None,
-                 endpoint_url: str | None = None, region: str | None = None,
-                 access_key: str | None = None, secret_key: str | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ):
         super().__init__(url)
         self.bucket, self.prefix, self.endpoint_url, self.region = _settings(url, endpoint_url, region)
         self._clock = clock or SYSTEM_CLOCK
@@ -146,8 +177,9 @@ class S3Storage(Storage):
         where = self._where(full_key)
         if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
             return ConfigError("No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        if isinstance(exc, (HTTPClientError, IncompleteReadError, BotoConnectionError)) \
-                and not isinstance(exc, SSLError):
+        if isinstance(exc, (HTTPClientError, IncompleteReadError, BotoConnectionError)) and not isinstance(
+            exc, SSLError
+        ):
             return TransientError(str(exc))
         if not isinstance(exc, ClientError):
             return StorageError(f"S3 {operation} {where} failed: {exc}")
@@ -163,8 +195,9 @@ class S3Storage(Storage):
             return StorageError(f"Object changed while it was being read: {where}")
         if code == "InvalidRange":
             return _RangeNotSatisfiable(f"Range starts past the end of {where}")
-        cls, template = _PERMANENT.get(code) or (_DENIED if status == 403 else
-                                                 (StorageError, "S3 {operation} {where} failed: {text}"))
+        cls, template = _PERMANENT.get(code) or (
+            _DENIED if status == 403 else (StorageError, "S3 {operation} {where} failed: {text}")
+        )
         return cls(template.format(operation=operation, where=where, text=text, bucket=self.bucket))
 
     def _head(self, full_key: str) -> dict | None:
@@ -174,8 +207,9 @@ class S3Storage(Storage):
             return None
 
     # --- reading -------------------------------------------------------------------------
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         full = self._full_key(key)
         if start < 0 or (end is not None and end < start):
             raise ValueError(f"Bad byte range {start}..{end}")
@@ -193,14 +227,13 @@ class S3Storage(Storage):
         if start or end is not None:
             params["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         if etag:
-            params["IfMatch"] = etag   # a resumed read must see the same object
+            params["IfMatch"] = etag  # a resumed read must see the same object
         try:
             return self._call("get_object", full, **params)
         except _RangeNotSatisfiable:
             return None
 
-    def _stream(self, full: str, first: dict, position: int, end: int | None,
-                chunk_size: int) -> Iterator[bytes]:
+    def _stream(self, full: str, first: dict, position: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
         """Yield the body; when the connection drops mid-stream, resume from where it stopped."""
         etag, failures = first.get("ETag"), 0
         response: dict | None = first
@@ -214,8 +247,9 @@ class S3Storage(Storage):
             except (HTTPClientError, IncompleteReadError) as exc:
                 failures += 1
                 if failures >= self._retry.attempts:
-                    raise StorageUnavailable(f"S3 get_object {self._where(full)} failed after "
-                                             f"{failures} tries: {exc}") from exc
+                    raise StorageUnavailable(
+                        f"S3 get_object {self._where(full)} failed after {failures} tries: {exc}"
+                    ) from exc
                 log.warning("S3 read of %s broke at byte %d (%s); resuming", self._where(full), position, exc)
                 self._retry.sleep(self._retry.delay(failures))
             finally:
@@ -227,9 +261,14 @@ class S3Storage(Storage):
         head = self._head(full)
         if head is None:
             raise ObjectNotFound(f"Object not found: {self._where(full)}")
-        return ObjectInfo(key=key, size=head["ContentLength"], sha256=_full_object_sha256(head),
-                          last_modified=head.get("LastModified"), etag=_unquote(head.get("ETag")),
-                          content_type=head.get("ContentType"))
+        return ObjectInfo(
+            key=key,
+            size=head["ContentLength"],
+            sha256=_full_object_sha256(head),
+            last_modified=head.get("LastModified"),
+            etag=_unquote(head.get("ETag")),
+            content_type=head.get("ContentType"),
+        )
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         prefix = normalize_prefix(prefix)
@@ -243,7 +282,7 @@ class S3Storage(Storage):
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 break
-        found.sort(key=lambda info: info.key)   # some S3-protocol servers do not sort by byte order
+        found.sort(key=lambda info: info.key)  # some S3-protocol servers do not sort by byte order
         return iter(found)
 
     def delete(self, key: str) -> None:
@@ -254,8 +293,15 @@ class S3Storage(Storage):
             pass
 
     # --- writing -------------------------------------------------------------------------
-    def write(self, key: str, data: Payload, *, overwrite: bool = True,
-              content_type: str | None = None, sha256: str | None = None) -> ObjectInfo:
+    def write(
+        self,
+        key: str,
+        data: Payload,
+        *,
+        overwrite: bool = True,
+        content_type: str | None = None,
+        sha256: str | None = None,
+    ) -> ObjectInfo:
         full = self._full_key(key)
         expected = sha256.lower() if sha256 else None
         content_type = content_type or _TYPES.get(os.path.splitext(key)[1].lower(), "application/octet-stream")
@@ -268,22 +314,44 @@ class S3Storage(Storage):
             response, size = self._put(full, first, digest, content_type, expected, overwrite), len(first)
         else:
             response, size = self._multipart(full, first, parts, digest, content_type, expected, overwrite)
-        return ObjectInfo(key=key, size=size, sha256=digest.hexdigest(), last_modified=self._clock.now(),
-                          etag=_unquote(response.get("ETag")), content_type=content_type)
+        return ObjectInfo(
+            key=key,
+            size=size,
+            sha256=digest.hexdigest(),
+            last_modified=self._clock.now(),
+            etag=_unquote(response.get("ETag")),
+            content_type=content_type,
+        )
 
-    def _put(self, full: str, body: bytes, digest, content_type: str, expected: str | None,
-             overwrite: bool) -> dict:
+    def _put(self, full: str, body: bytes, digest, content_type: str, expected: str | None, overwrite: bool) -> dict:
         _verify(self._where(full), expected, digest.hexdigest())
         checksum = base64.b64encode(digest.digest()).decode()
         extra = {} if overwrite else {"IfNoneMatch": "*"}
         # a server that checks x-amz-checksum-sha256 refuses corrupted bytes (BadDigest): nothing stored
-        return self._call("put_object", full, Key=full, Body=body, ContentType=content_type,
-                          ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum, **extra)
+        return self._call(
+            "put_object",
+            full,
+            Key=full,
+            Body=body,
+            ContentType=content_type,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+            **extra,
+        )
 
-    def _multipart(self, full: str, first: bytes, rest: Iterator[tuple[bytes, bool]], digest,
-                   content_type: str, expected: str | None, overwrite: bool) -> tuple[dict, int]:
-        upload_id = self._call("create_multipart_upload", full, Key=full, ContentType=content_type,
-                               ChecksumAlgorithm="SHA256")["UploadId"]
+    def _multipart(
+        self,
+        full: str,
+        first: bytes,
+        rest: Iterator[tuple[bytes, bool]],
+        digest,
+        content_type: str,
+        expected: str | None,
+        overwrite: bool,
+    ) -> tuple[dict, int]:
+        upload_id = self._call(
+            "create_multipart_upload", full, Key=full, ContentType=content_type, ChecksumAlgorithm="SHA256"
+        )["UploadId"]
         try:
             done: list[dict[str, Any]] = []
             size = 0
@@ -294,8 +362,14 @@ class S3Storage(Storage):
                 size += len(part)
             _verify(self._where(full), expected, digest.hexdigest())
             extra = {} if overwrite else {"IfNoneMatch": "*"}
-            response = self._call("complete_multipart_upload", full, Key=full, UploadId=upload_id,
-                                  MultipartUpload={"Parts": done}, **extra)
+            response = self._call(
+                "complete_multipart_upload",
+                full,
+                Key=full,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": done},
+                **extra,
+            )
             return response, size
         except BaseException:
             self._abort(full, upload_id)
@@ -303,8 +377,16 @@ class S3Storage(Storage):
 
     def _upload_part(self, full: str, upload_id: str, number: int, body: bytes) -> dict:
         checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-        response = self._call("upload_part", full, Key=full, UploadId=upload_id, PartNumber=number,
-                              Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=checksum)
+        response = self._call(
+            "upload_part",
+            full,
+            Key=full,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=checksum,
+        )
         return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
 
     def _abort(self, full: str, upload_id: str) -> None:
@@ -323,7 +405,8 @@ class S3Storage(Storage):
         token = _SIGNING_TIME.set(signed_at)
         try:
             url = self._client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": full}, ExpiresIn=ttl)
+                "get_object", Params={"Bucket": self.bucket, "Key": full}, ExpiresIn=ttl
+            )
         except BotoCoreError as exc:
             raise self._translate(exc, "presign", full) from exc
         finally:
@@ -341,7 +424,7 @@ def _parts(data: Payload, part_size: int, digest) -> Iterator[tuple[bytes, bool]
     pending = bytearray()
     for chunk in iter_payload(data, min(part_size, CHUNK_SIZE)):
         pending += chunk
-        while len(pending) > part_size:   # a full part with more bytes behind it
+        while len(pending) > part_size:  # a full part with more bytes behind it
             yield _cut(pending, part_size, digest), False
     yield _cut(pending, len(pending), digest), True
 
@@ -388,26 +471,31 @@ def _settings(url: str, endpoint: str | None, region: str | None) -> tuple[str, 
 
 
 _SESSION_LOCK = threading.Lock()
-_SESSION: list = []   # one boto3 session for every storage: loading the S3 model costs ~0.1 s per session
+_SESSION: list = []  # one boto3 session for every storage: loading the S3 model costs ~0.1 s per session
 
 
 def _make_client(endpoint: str | None, region: str, access_key: str | None, secret_key: str | None):
     if (access_key is None) != (secret_key is None):
-        raise ConfigError("Give both access_key and secret_key, or neither (then AWS_ACCESS_KEY_ID "
-                          "and AWS_SECRET_ACCESS_KEY apply)")
+        raise ConfigError(
+            "Give both access_key and secret_key, or neither (then AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY apply)"
+        )
     keys = {"aws_access_key_id": access_key, "aws_secret_access_key": secret_key}
     if access_key is None and os.environ.get("AWS_ACCESS_KEY_ID") and os.environ.get("AWS_SECRET_ACCESS_KEY"):
         # read per storage, not cached in the shared session, so a changed environment applies
-        keys = {"aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
-                "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
-                "aws_session_token": os.environ.get("AWS_SESSION_TOKEN") or None}
+        keys = {
+            "aws_access_key_id": os.environ["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": os.environ["AWS_SECRET_ACCESS_KEY"],
+            "aws_session_token": os.environ.get("AWS_SESSION_TOKEN") or None,
+        }
     config = Config(
         signature_version="s3v4",
-        retries={"total_max_attempts": 1, "mode": "standard"},   # backoff is the RetryPolicy's
+        retries={"total_max_attempts": 1, "mode": "standard"},  # backoff is the RetryPolicy's
         s3={"addressing_style": "path" if endpoint else "auto"},
-        connect_timeout=10, read_timeout=60,
+        connect_timeout=10,
+        read_timeout=60,
         # we send SHA256 ourselves; botocore's automatic CRC32 trailers confuse some S3 servers
-        request_checksum_calculation="when_required", response_checksum_validation="when_required",
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     with _SESSION_LOCK:  # botocore sessions are not thread-safe; the clients they make are
         if not _SESSION:
@@ -440,14 +528,15 @@ def _full_object_sha256(head: dict) -> str | None:
 
 
 def _listed(item: dict, root: str) -> ObjectInfo | None:
-    key = item["Key"][len(root):]
+    key = item["Key"][len(root) :]
     try:
         normalize_key(key)
     except InvalidKey:
         log.debug("Skipping S3 object %r: not a valid scout key (folder marker?)", item["Key"])
         return None
-    return ObjectInfo(key=key, size=item.get("Size", 0), last_modified=item.get("LastModified"),
-                      etag=_unquote(item.get("ETag")))
+    return ObjectInfo(
+        key=key, size=item.get("Size", 0), last_modified=item.get("LastModified"), etag=_unquote(item.get("ETag"))
+    )
 
 
 def _unquote(etag: str | None) -> str | None:

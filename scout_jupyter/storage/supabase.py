@@ -125,9 +125,18 @@ class SupabaseStorage(Storage):
     scheme = "supabase"
     list_page_size = 1000
 
-    def __init__(self, url: str, *, clock: Clock | None = None, retry: RetryPolicy | None = None,
-                 project_url: str | None = None, storage_url: str | None = None, service_key: str | None = None,
-                 session: requests.Session | None = None, timeout: float | tuple[float, float] = (10, 300)):
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        project_url: str | None = None,
+        storage_url: str | None = None,
+        service_key: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float | tuple[float, float] = (10, 300),
+    ):
         super().__init__(url)
         self._bucket, self._prefix = self._parse_url(url)
         self._clock = clock or SYSTEM_CLOCK
@@ -183,12 +192,13 @@ class SupabaseStorage(Storage):
         key = normalize_key(key)
         full = f"{self._prefix}/{key}" if self._prefix else key
         if not KEY_PATTERN.fullmatch(full):
-            raise InvalidKey(f"Supabase Storage keys are ASCII letters, digits and _/!.*'() &$=@;:+,?- "
-                             f"only: {key[:80]!r}")
+            raise InvalidKey(
+                f"Supabase Storage keys are ASCII letters, digits and _/!.*'() &$=@;:+,?- only: {key[:80]!r}"
+            )
         return full
 
     def _relative(self, full: str) -> str:
-        return full[len(self._prefix) + 1:] if self._prefix else full
+        return full[len(self._prefix) + 1 :] if self._prefix else full
 
     def _object_path(self, route: str, full: str) -> str:
         return f"/object/{route}{quote(self._bucket, safe='')}/{quote(full, safe='/')}"
@@ -197,8 +207,9 @@ class SupabaseStorage(Storage):
         """One request; failures become ScoutErrors, transient ones TransientError."""
         auth = {"Authorization": f"Bearer {self._key}", "apikey": str(self._key)}
         try:
-            response = self._session.request(method, self.api_url + path, headers={**auth, **(headers or {})},
-                                             timeout=self.timeout, **kwargs)
+            response = self._session.request(
+                method, self.api_url + path, headers={**auth, **(headers or {})}, timeout=self.timeout, **kwargs
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise TransientError(f"{type(exc).__name__} talking to {urlsplit(self.api_url).netloc}") from None
         log.debug("%s %s -> %s", method, path, response.status_code)
@@ -209,8 +220,7 @@ class SupabaseStorage(Storage):
         raise error
 
     def _call(self, method: str, path: str, what: str, **kwargs) -> requests.Response:
-        return self._retry.call(lambda: self._send(method, path, what, **kwargs),
-                                describe=f"Supabase Storage {what}")
+        return self._retry.call(lambda: self._send(method, path, what, **kwargs), describe=f"Supabase Storage {what}")
 
     def _json(self, method: str, path: str, what: str, **kwargs):
         response = self._call(method, path, what, **kwargs)
@@ -226,20 +236,32 @@ class SupabaseStorage(Storage):
         if not isinstance(body, dict):
             raise StorageError(f"Supabase Storage info {self._bucket}/{full}: unexpected answer")
         meta = body["metadata"] if isinstance(body.get("metadata"), dict) else {}
-        return ObjectInfo(key=self._relative(full), size=int(body.get("size", meta.get("size")) or 0),
-                          last_modified=_timestamp(body.get("last_modified"), body.get("updated_at")),
-                          etag=_strip_etag(body.get("etag") or meta.get("eTag")),
-                          content_type=body.get("content_type") or meta.get("mimetype"))
+        return ObjectInfo(
+            key=self._relative(full),
+            size=int(body.get("size", meta.get("size")) or 0),
+            last_modified=_timestamp(body.get("last_modified"), body.get("updated_at")),
+            etag=_strip_etag(body.get("etag") or meta.get("eTag")),
+            content_type=body.get("content_type") or meta.get("mimetype"),
+        )
 
-    def write(self, key: str, data: Payload, *, overwrite: bool = True, content_type: str | None = None,
-              sha256: str | None = None) -> ObjectInfo:
+    def write(
+        self,
+        key: str,
+        data: Payload,
+        *,
+        overwrite: bool = True,
+        content_type: str | None = None,
+        sha256: str | None = None,
+    ) -> ObjectInfo:
         full = self._full_key(key)
         expected = sha256.lower() if sha256 else None
         upload = ReplayableUpload(data)
         try:
             if expected and upload.sha256 and upload.sha256 != expected:
-                raise ChecksumMismatch(f"Checksum validation failed for {key}: payload sha256 {upload.sha256}, "
-                                       f"expected {expected}; nothing uploaded")
+                raise ChecksumMismatch(
+                    f"Checksum validation failed for {key}: payload sha256 {upload.sha256}, "
+                    f"expected {expected}; nothing uploaded"
+                )
             self._upload(key, full, upload, overwrite, content_type, expected)
             return self._verify_upload(key, full, upload)
         finally:
@@ -247,8 +269,10 @@ class SupabaseStorage(Storage):
 
     def _upload(self, key, full, upload: ReplayableUpload, overwrite, content_type, expected) -> None:
         what = f"upload {self._bucket}/{full}"
-        headers = {"Content-Type": content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
-                   "x-upsert": "true" if overwrite else "false"}
+        headers = {
+            "Content-Type": content_type or mimetypes.guess_type(key)[0] or "application/octet-stream",
+            "x-upsert": "true" if overwrite else "false",
+        }
         tries = 0
 
         def attempt():
@@ -276,12 +300,15 @@ class SupabaseStorage(Storage):
         if info.size != upload.size or (md5_etag and md5_etag != upload.md5):
             log.warning("Upload of %s did not verify; removing the stored copy", full)
             self._delete_full(full)
-            raise ChecksumMismatch(f"Checksum validation failed for {key} after upload: stored {info.size} bytes "
-                                   f"(md5 {info.etag}), sent {upload.size} bytes (md5 {upload.md5})")
+            raise ChecksumMismatch(
+                f"Checksum validation failed for {key} after upload: stored {info.size} bytes "
+                f"(md5 {info.etag}), sent {upload.size} bytes (md5 {upload.md5})"
+            )
         return replace(info, sha256=upload.sha256)
 
-    def iter_bytes(self, key: str, *, start: int = 0, end: int | None = None,
-                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    def iter_bytes(
+        self, key: str, *, start: int = 0, end: int | None = None, chunk_size: int = CHUNK_SIZE
+    ) -> Iterator[bytes]:
         full = self._full_key(key)
         if start < 0 or (end is not None and end < 0):
             raise ValueError("start and end must be non-negative")
@@ -317,8 +344,9 @@ class SupabaseStorage(Storage):
             except _CUT_OFF as exc:
                 cuts += 1
                 if cuts >= self._retry.attempts:
-                    raise StorageUnavailable(f"Supabase Storage read {self._bucket}/{full} was cut off "
-                                             f"{cuts} times: {type(exc).__name__}") from None
+                    raise StorageUnavailable(
+                        f"Supabase Storage read {self._bucket}/{full} was cut off {cuts} times: {type(exc).__name__}"
+                    ) from None
                 log.warning("Download of %s cut off at byte %d (%s); resuming", full, pos, type(exc).__name__)
                 self._retry.sleep(self._retry.delay(cuts))
             finally:
@@ -329,8 +357,9 @@ class SupabaseStorage(Storage):
         if pos or end is not None:
             headers["Range"] = f"bytes={pos}-{'' if end is None else end - 1}"
         try:
-            return self._call("GET", self._object_path("", full), f"read {self._bucket}/{full}",
-                              headers=headers, stream=True)
+            return self._call(
+                "GET", self._object_path("", full), f"read {self._bucket}/{full}", headers=headers, stream=True
+            )
         except StorageError as exc:
             if exc.service_code != "InvalidRange" or self.info(self._relative(full)).size > pos:
                 raise
@@ -360,8 +389,13 @@ class SupabaseStorage(Storage):
     def _list_level(self, folder: str, search: str) -> Iterator[dict]:
         offset, what = 0, f"list {self._bucket}/{folder}"
         while True:
-            body = {"prefix": folder, "limit": self.list_page_size, "offset": offset,
-                    "sortBy": {"column": "name", "order": "asc"}, "search": search}
+            body = {
+                "prefix": folder,
+                "limit": self.list_page_size,
+                "offset": offset,
+                "sortBy": {"column": "name", "order": "asc"},
+                "search": search,
+            }
             page = self._json("POST", f"/object/list/{quote(self._bucket, safe='')}", what, json=body)
             if not isinstance(page, list):
                 raise StorageError(f"Supabase Storage {what}: unexpected answer")
@@ -372,9 +406,13 @@ class SupabaseStorage(Storage):
 
     def _entry_info(self, full: str, entry: dict) -> ObjectInfo:
         meta = entry.get("metadata") or {}
-        return ObjectInfo(key=self._relative(full), size=int(meta.get("size", meta.get("contentLength")) or 0),
-                          last_modified=_timestamp(meta.get("lastModified"), entry.get("updated_at")),
-                          etag=_strip_etag(meta.get("eTag")), content_type=meta.get("mimetype"))
+        return ObjectInfo(
+            key=self._relative(full),
+            size=int(meta.get("size", meta.get("contentLength")) or 0),
+            last_modified=_timestamp(meta.get("lastModified"), entry.get("updated_at")),
+            etag=_strip_etag(meta.get("eTag")),
+            content_type=meta.get("mimetype"),
+        )
 
     def delete(self, key: str) -> None:
         self._delete_full(self._full_key(key))

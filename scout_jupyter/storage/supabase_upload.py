@@ -100,8 +100,10 @@ class HashingBody:
                 raise StorageError("The payload shrank while it was being uploaded")
             upload.sha256, upload.md5 = sha.hexdigest(), md5.hexdigest()
             if self.expected and upload.sha256 != self.expected:
-                raise ChecksumMismatch(f"Checksum validation failed: payload sha256 {upload.sha256}, "
-                                       f"expected {self.expected}; upload aborted")
+                raise ChecksumMismatch(
+                    f"Checksum validation failed: payload sha256 {upload.sha256}, "
+                    f"expected {self.expected}; upload aborted"
+                )
         except Exception as exc:
             self.failure = exc
             raise

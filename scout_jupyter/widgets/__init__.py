@@ -22,8 +22,17 @@ from .dashboard import AccessDashboard
 from .publish import PublishPanel
 from .status import StatusView
 
-__all__ = ["AccessDashboard", "DatasetBrowser", "FreshnessBadge", "PublishPanel", "StatusView", "browse",
-           "dashboard", "job", "publish_panel"]
+__all__ = [
+    "AccessDashboard",
+    "DatasetBrowser",
+    "FreshnessBadge",
+    "PublishPanel",
+    "StatusView",
+    "browse",
+    "dashboard",
+    "job",
+    "publish_panel",
+]
 
 
 def browse(client: Any = None) -> DatasetBrowser:

@@ -30,8 +30,7 @@ def describe_error(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, OSError):
         return {"state": "error", "text": one_line(f"Scout: {exc}"), "code": "os_error"}
     log.exception("Scout widget action failed")
-    return {"state": "error", "text": one_line(f"Unexpected error: {type(exc).__name__}: {exc}"),
-            "code": "unexpected"}
+    return {"state": "error", "text": one_line(f"Unexpected error: {type(exc).__name__}: {exc}"), "code": "unexpected"}
 
 
 def run_action(action: Callable[[], dict[str, Any]]) -> dict[str, Any]:

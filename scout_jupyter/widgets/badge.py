@@ -31,14 +31,19 @@ class FreshnessBadge(StaticRepr, anywidget.AnyWidget):
     hover = traitlets.Unicode("").tag(sync=True)  # not "tooltip": DOMWidget has that trait
 
     @classmethod
-    def of(cls, last_modified: str | None, update_frequency: str | None, now: datetime | None = None,
-           **kwargs: Any) -> FreshnessBadge:
+    def of(
+        cls, last_modified: str | None, update_frequency: str | None, now: datetime | None = None, **kwargs: Any
+    ) -> FreshnessBadge:
         """The badge of a dataset's ``last_modified`` and ``update_frequency`` at ``now``."""
         now = now or SYSTEM_CLOCK.now()
         state = freshness(last_modified, update_frequency, now)
-        return cls(freshness=state, label=fmt.freshness_label(state),
-                   words=fmt.freshness_words(state, last_modified, update_frequency, now),
-                   hover=f"{state}: last modified {fmt.absolute(last_modified)}", **kwargs)
+        return cls(
+            freshness=state,
+            label=fmt.freshness_label(state),
+            words=fmt.freshness_words(state, last_modified, update_frequency, now),
+            hover=f"{state}: last modified {fmt.absolute(last_modified)}",
+            **kwargs,
+        )
 
     def static_html(self) -> str:
         return fmt.badge_html(self.freshness, self.words, self.hover)

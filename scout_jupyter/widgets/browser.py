@@ -76,6 +76,7 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
 
     def refresh(self, fetch: bool = True) -> None:
         """Rebuild the rows from the manifest (``fetch``: ask the server again first)."""
+
         def build() -> dict[str, Any]:
             if fetch:
                 self.client.manifest(refresh=True)
@@ -101,8 +102,16 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
             if done != total and 0 <= done - sent[0] < max(1, total // 100):  # (a retry restarts at 0)
                 return
             sent[0] = done
-            self._set_activity(dataset_id, {"state": "loading", "kind": "load", "done": done, "total": total,
-                                            "text": f"Downloading {fmt.human_bytes(done)} of {fmt.human_bytes(total)}"})
+            self._set_activity(
+                dataset_id,
+                {
+                    "state": "loading",
+                    "kind": "load",
+                    "done": done,
+                    "total": total,
+                    "text": f"Downloading {fmt.human_bytes(done)} of {fmt.human_bytes(total)}",
+                },
+            )
 
         def work() -> dict[str, Any]:
             if not name.isidentifier() or keyword.iskeyword(name):
@@ -113,8 +122,12 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
             self._set_activity(dataset_id, {"state": "loading", "kind": "load", "text": "Loading…"})
             frame = self.client.load(dataset_id, on_bytes=progress)
             self.namespace[name] = frame
-            return {"state": "done", "kind": "load", "name": name,
-                    "text": loaded_line(name, frame, time.perf_counter() - started)}
+            return {
+                "state": "done",
+                "kind": "load",
+                "name": name,
+                "text": loaded_line(name, frame, time.perf_counter() - started),
+            }
 
         outcome = run_action(work)
         self._set_activity(dataset_id, {"kind": "load", **outcome})
@@ -124,15 +137,22 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
 
     def show_preview(self, dataset_id: str) -> dict[str, Any]:
         """The first rows (read through the Parquet copy with ``limit``) and the typed schema."""
+
         def work() -> dict[str, Any]:
             frame = self.client.load(dataset_id, limit=PREVIEW_ROWS)
-            fields = {f["name"]: f["type"] for f in (self.client.info(dataset_id).get("schema") or {})
-                      .get("fields", [])}
-            columns = [{"name": str(c), "type": fields.get(str(c), str(frame[c].dtype)),
-                        "dtype": str(frame[c].dtype)} for c in frame.columns]
+            fields = {
+                f["name"]: f["type"] for f in (self.client.info(dataset_id).get("schema") or {}).get("fields", [])
+            }
+            columns = [
+                {"name": str(c), "type": fields.get(str(c), str(frame[c].dtype)), "dtype": str(frame[c].dtype)}
+                for c in frame.columns
+            ]
             self.preview = {"id": dataset_id, "columns": columns, "rows": preview_cells(frame)}
-            return {"state": "done", "kind": "preview",
-                    "text": f"Preview: first {len(frame)} rows, {frame.shape[1]} columns"}
+            return {
+                "state": "done",
+                "kind": "preview",
+                "text": f"Preview: first {len(frame)} rows, {frame.shape[1]} columns",
+            }
 
         outcome = run_action(work)
         self._set_activity(dataset_id, {"kind": "preview", **outcome})
@@ -147,13 +167,19 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
 
     def copy_url(self, dataset_id: str, ttl: int = URL_TTL) -> dict[str, Any]:
         """A signed URL with the default lifetime; the view shows it and when it expires."""
+
         def work() -> dict[str, Any]:
             url = self.client.signed_url(dataset_id, ttl)
             expires = self.client.clock.now() + timedelta(seconds=ttl)
             self._copy(url)
-            return {"state": "done", "kind": "url", "copied": url, "expires_at": fmt.absolute(expires),
-                    "text": f"Signed URL copied: expires {fmt.absolute(expires)} "
-                            f"({fmt.age(expires, self.client.clock.now())}); anyone holding it can download"}
+            return {
+                "state": "done",
+                "kind": "url",
+                "copied": url,
+                "expires_at": fmt.absolute(expires),
+                "text": f"Signed URL copied: expires {fmt.absolute(expires)} "
+                f"({fmt.age(expires, self.client.clock.now())}); anyone holding it can download",
+            }
 
         outcome = run_action(work)
         self._set_activity(dataset_id, {"kind": "url", **outcome})
@@ -173,32 +199,61 @@ class DatasetBrowser(StaticRepr, anywidget.AnyWidget):
 
     def visible_ids(self) -> list[str]:
         """The ids the view shows for the current filter and sort (the same rules as browser.js)."""
-        return [r["id"] for r in visible(self.rows, self.query, self.layer, self.attention, self.sort_by,
-                                         self.descending)]
+        return [
+            r["id"] for r in visible(self.rows, self.query, self.layer, self.attention, self.sort_by, self.descending)
+        ]
 
     def static_html(self) -> str:
         rows = visible(self.rows, self.query, self.layer, self.attention, self.sort_by, self.descending)
-        body = [[r["id"], r["description"], r["date"], r["rows_text"], r["size_text"], r["schema_version"],
-                 r["modified_text"], "yes" if r["cached"] else "", fmt.badge_html(r["freshness"], r["freshness_words"])]
-                for r in rows]
+        body = [
+            [
+                r["id"],
+                r["description"],
+                r["date"],
+                r["rows_text"],
+                r["size_text"],
+                r["schema_version"],
+                r["modified_text"],
+                "yes" if r["cached"] else "",
+                fmt.badge_html(r["freshness"], r["freshness_words"]),
+            ]
+            for r in rows
+        ]
         note = f'<p class="scout-banner">{fmt.text(self.banner)}</p>' if self.banner else ""
-        return note + fmt.html_table(["dataset", "description", "date", "rows", "size", "schema", "modified",
-                                      "cached", "freshness"], body, raw_columns=(8,),
-                                     caption=f"{len(rows)} Scout datasets")
+        return note + fmt.html_table(
+            ["dataset", "description", "date", "rows", "size", "schema", "modified", "cached", "freshness"],
+            body,
+            raw_columns=(8,),
+            caption=f"{len(rows)} Scout datasets",
+        )
 
     def static_text(self) -> str:
         rows = visible(self.rows, self.query, self.layer, self.attention, self.sort_by, self.descending)
-        table = fmt.text_table(["dataset", "date", "rows", "size", "modified", "cached", "freshness"], [
-            [r["id"], r["date"], r["rows_text"], r["size_text"], r["modified_text"], "yes" if r["cached"] else "",
-             fmt.freshness_label(r["freshness"])] for r in rows])
+        table = fmt.text_table(
+            ["dataset", "date", "rows", "size", "modified", "cached", "freshness"],
+            [
+                [
+                    r["id"],
+                    r["date"],
+                    r["rows_text"],
+                    r["size_text"],
+                    r["modified_text"],
+                    "yes" if r["cached"] else "",
+                    fmt.freshness_label(r["freshness"]),
+                ]
+                for r in rows
+            ],
+        )
         return (self.banner + "\n" if self.banner else "") + table
 
 
 def loaded_line(name: str, frame: pd.DataFrame, seconds: float) -> str:
     meta = frame.attrs.get("scout", {})
     source = "from cache" if meta.get("source") == "cache" else "from network"
-    return (f"{name} = {meta.get('id', '?')} ({meta.get('date', '?')}): {len(frame):,} rows × {frame.shape[1]} "
-            f"columns, {source}, {fmt.human_duration(seconds)}")
+    return (
+        f"{name} = {meta.get('id', '?')} ({meta.get('date', '?')}): {len(frame):,} rows × {frame.shape[1]} "
+        f"columns, {source}, {fmt.human_duration(seconds)}"
+    )
 
 
 def preview_cells(frame: pd.DataFrame) -> list[list[str]]:

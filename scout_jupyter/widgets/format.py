@@ -101,8 +101,7 @@ def absolute(value: str | datetime | None) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "unknown"
 
 
-def freshness_words(state: str, last_modified: str | datetime | None, frequency: str | None,
-                    now: datetime) -> str:
+def freshness_words(state: str, last_modified: str | datetime | None, frequency: str | None, now: datetime) -> str:
     """The badge's wording: ``3 h ago · expected daily`` (``no schedule`` without a frequency)."""
     expected = f"expected {frequency}" if frequency else "no schedule"
     if when(last_modified) is None:
@@ -118,12 +117,15 @@ def freshness_label(state: str) -> str:
 def badge_html(state: str, words: str, title: str = "") -> str:
     """The static badge: the same classes as the live one (``widgets/badge.css``)."""
     state = state if state in FRESHNESS_ICONS else "unknown"
-    return (f'<span class="scout-badge scout-badge--{state}" title="{text(title)}">'
-            f'<b>{text(freshness_label(state))}</b> <span>{text(words)}</span></span>')
+    return (
+        f'<span class="scout-badge scout-badge--{state}" title="{text(title)}">'
+        f"<b>{text(freshness_label(state))}</b> <span>{text(words)}</span></span>"
+    )
 
 
-def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw_columns: Sequence[int] = (),
-               caption: str = "") -> str:
+def html_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw_columns: Sequence[int] = (), caption: str = ""
+) -> str:
     """A plain HTML table; every cell is escaped except the (already safe) ``raw_columns``."""
     head = "".join(f"<th>{text(h)}</th>" for h in headers)
     body = []
@@ -136,12 +138,14 @@ def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, raw_col
 
 def text_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, max_width: int = 48) -> str:
     """A fixed-width text table for terminals; long cells are cut with ``…``."""
+
     def cut(cell: Any) -> str:
         value = " ".join(str(cell).split())
         return value if len(value) <= max_width else value[: max_width - 1] + "…"
 
     body = [[cut(c) for c in row] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(headers)]
+
     def line(cells: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 

@@ -34,8 +34,16 @@ class PublishPanel(StaticRepr, anywidget.AnyWidget):
     job = traitlets.Dict().tag(sync=True)
     error = traitlets.Dict().tag(sync=True)  # {"text", "retry_at"?} when the last action failed
 
-    def __init__(self, client: Any = None, *, datasets: Sequence[str] | None = None, job_id: str | None = None,
-                 start: bool = False, poll_interval: float = POLL_INTERVAL, **kwargs: Any):
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        datasets: Sequence[str] | None = None,
+        job_id: str | None = None,
+        start: bool = False,
+        poll_interval: float = POLL_INTERVAL,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         if client is None:
             from ..client import default_client
@@ -137,8 +145,9 @@ class PublishPanel(StaticRepr, anywidget.AnyWidget):
         try:  # the new manifest's row counts for the final rows
             self.client.invalidate()
             manifest = self.client.manifest()
-            self._row_counts = {d["id"]: manifest.get(d["id"]).row_count for d in status.datasets
-                                if d.get("id") in manifest}
+            self._row_counts = {
+                d["id"]: manifest.get(d["id"]).row_count for d in status.datasets if d.get("id") in manifest
+            }
         except Exception as exc:  # noqa: BLE001 - the job's own result still shows
             self.error = describe_error(exc)
         self._show(status)
@@ -161,29 +170,48 @@ def job_view(status: JobStatus, row_counts: dict[str, int]) -> dict[str, Any]:
     for d in status.datasets:
         total = d.get("bytes_total")
         done = d.get("bytes_uploaded") or 0
-        rows.append({
-            "id": d.get("id"), "step": d.get("step") or "—", "state": d.get("state"),
-            "rows": fmt.human_count(row_counts[d["id"]]) if d.get("id") in row_counts else "—",
-            "bytes": ("unchanged" if d.get("unchanged") else
-                      f"{fmt.human_bytes(done)} of {fmt.human_bytes(total)}" if total and d.get("state") == "running"
-                      else fmt.human_bytes(done)),
-            "error": fmt.one_line(d["error"]) if d.get("error") else "",
-        })
+        rows.append(
+            {
+                "id": d.get("id"),
+                "step": d.get("step") or "—",
+                "state": d.get("state"),
+                "rows": fmt.human_count(row_counts[d["id"]]) if d.get("id") in row_counts else "—",
+                "bytes": (
+                    "unchanged"
+                    if d.get("unchanged")
+                    else f"{fmt.human_bytes(done)} of {fmt.human_bytes(total)}"
+                    if total and d.get("state") == "running"
+                    else fmt.human_bytes(done)
+                ),
+                "error": fmt.one_line(d["error"]) if d.get("error") else "",
+            }
+        )
     outcomes = status.outcomes()
     summary = ""
     if status.done:
-        parts = [f"{len(outcomes['uploaded'])} uploaded", f"{len(outcomes['unchanged'])} unchanged",
-                 f"{len(outcomes['failed'])} failed"]
+        parts = [
+            f"{len(outcomes['uploaded'])} uploaded",
+            f"{len(outcomes['unchanged'])} unchanged",
+            f"{len(outcomes['failed'])} failed",
+        ]
         reasons = [f"{d['id']}: {d['error']}" for d in rows if d["error"]]
         if not reasons and status.error:
             reasons = [fmt.one_line(status.error)]
         summary = f"{'Published' if status.ok else 'Publish failed'}: {', '.join(parts)}" + (
-            f" — {reasons[0]}" if reasons else "")
-    return {"job_id": status.job_id, "state": status.state, "progress": status.progress, "rows": rows,
-            "started_at": status.started_at or "", "finished_at": status.finished_at or "",
-            "manifest": ("written" if status.ok else "not written") if status.done else
-                        ("writing" if rows and all(r["state"] in ("succeeded", "failed") for r in rows) else "waiting"),
-            "summary": summary}
+            f" — {reasons[0]}" if reasons else ""
+        )
+    return {
+        "job_id": status.job_id,
+        "state": status.state,
+        "progress": status.progress,
+        "rows": rows,
+        "started_at": status.started_at or "",
+        "finished_at": status.finished_at or "",
+        "manifest": ("written" if status.ok else "not written")
+        if status.done
+        else ("writing" if rows and all(r["state"] in ("succeeded", "failed") for r in rows) else "waiting"),
+        "summary": summary,
+    }
 
 
 def _static_rows(job: dict[str, Any]) -> list[list[str]]:
@@ -194,13 +222,19 @@ def _panel_html(panel: PublishPanel) -> str:
     job = panel.job
     error = f'<p class="scout-error">{fmt.text(panel.error.get("text"))}</p>' if panel.error else ""
     if not job:
-        return error + fmt.html_table(["dataset", "description"], [[c["id"], c["description"]] for c in panel.choices],
-                                      caption="Datasets to publish")
-    head = (f"<p><b>Publish job {fmt.text(job['job_id'])}: {fmt.text(job['state'])} "
-            f"({job['progress']:.0%})</b></p>")
+        return error + fmt.html_table(
+            ["dataset", "description"],
+            [[c["id"], c["description"]] for c in panel.choices],
+            caption="Datasets to publish",
+        )
+    head = f"<p><b>Publish job {fmt.text(job['job_id'])}: {fmt.text(job['state'])} ({job['progress']:.0%})</b></p>"
     summary = f'<p class="scout-summary">{fmt.text(job["summary"])}</p>' if job.get("summary") else ""
-    return head + error + fmt.html_table(["dataset", "step", "rows", "bytes", "state", "error"], _static_rows(job)) \
+    return (
+        head
+        + error
+        + fmt.html_table(["dataset", "step", "rows", "bytes", "state", "error"], _static_rows(job))
         + summary
+    )
 
 
 def _panel_text(panel: PublishPanel) -> str:
@@ -213,4 +247,3 @@ def _panel_text(panel: PublishPanel) -> str:
     if job.get("summary"):
         lines.append(job["summary"])
     return "\n".join(lines)
-

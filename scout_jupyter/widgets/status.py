@@ -27,18 +27,37 @@ class StatusView(StaticRepr, widgets.GridBox):
         for r in self.records:
             badge = FreshnessBadge.of(r["last_modified"], r["update_frequency"], now)
             self.badges[r["id"]] = badge
-            cells += [widgets.Label(r["id"]), widgets.Label(r["date"]),
-                      widgets.Label("● yes" if r["cached"] else "—"), badge]  # the badge says when (hover: exact)
-        super().__init__(cells, layout=widgets.Layout(grid_template_columns="auto auto auto 1fr",
-                                                      grid_gap="2px 18px", align_items="center"), **kwargs)
+            cells += [
+                widgets.Label(r["id"]),
+                widgets.Label(r["date"]),
+                widgets.Label("● yes" if r["cached"] else "—"),
+                badge,
+            ]  # the badge says when (hover: exact)
+        super().__init__(
+            cells,
+            layout=widgets.Layout(
+                grid_template_columns="auto auto auto 1fr", grid_gap="2px 18px", align_items="center"
+            ),
+            **kwargs,
+        )
         self.now = now
 
     def static_html(self) -> str:
-        return fmt.html_table(self.HEADERS, [
-            [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_html()]
-            for r in self.records], raw_columns=(3,))
+        return fmt.html_table(
+            self.HEADERS,
+            [
+                [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_html()]
+                for r in self.records
+            ],
+            raw_columns=(3,),
+        )
 
     def static_text(self) -> str:
-        return fmt.text_table([h.lower() for h in self.HEADERS], [
-            [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_text()]
-            for r in self.records], max_width=60)
+        return fmt.text_table(
+            [h.lower() for h in self.HEADERS],
+            [
+                [r["id"], r["date"], "yes" if r["cached"] else "", self.badges[r["id"]].static_text()]
+                for r in self.records
+            ],
+            max_width=60,
+        )

@@ -10,8 +10,15 @@ from scout_jupyter.storage.retry import RetryPolicy
 
 from .fakeserver import TOKEN, FakeScoutServer
 
-SCOUT_ENV = ("SCOUT_API_URL", "SCOUT_API_TOKEN", "JUPYTERHUB_API_TOKEN", "SCOUT_STORAGE_URL", "SCOUT_CACHE_DIR",
-             "SCOUT_CACHE_SIZE", "SCOUT_PUBLISH_CONFIG")
+SCOUT_ENV = (
+    "SCOUT_API_URL",
+    "SCOUT_API_TOKEN",
+    "JUPYTERHUB_API_TOKEN",
+    "SCOUT_STORAGE_URL",
+    "SCOUT_CACHE_DIR",
+    "SCOUT_CACHE_SIZE",
+    "SCOUT_PUBLISH_CONFIG",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +44,9 @@ def cache_dir(tmp_path):
 
 @pytest.fixture
 def direct_client(small_store, cache_dir, fake_clock, retry):
-    client = connect(storage_url=small_store.storage, cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                     set_default=False)
+    client = connect(
+        storage_url=small_store.storage, cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     yield client
     client.close()
 
@@ -51,7 +59,8 @@ def fake_server(small_store):
 
 @pytest.fixture
 def proxy_client(fake_server, cache_dir, fake_clock, retry):
-    client = connect(api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                     set_default=False)
+    client = connect(
+        api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     yield client
     client.close()

@@ -27,13 +27,14 @@ TOKEN = "test-token"
 class Faults:
     #: route name → list of (status, headers, body) answered before the real answer
     scripted: dict[str, list[tuple[int, dict, dict]]] = field(default_factory=lambda: defaultdict(list))
-    cut_downloads: int = 0          # next N downloads stop half way (Content-Length kept)
-    corrupt_downloads: int = 0      # next N downloads have one byte flipped
-    reject_signatures: int = 0      # next N downloads answer 403 (as if expired)
-    down: bool = False              # every route answers 503 storage_unavailable
+    cut_downloads: int = 0  # next N downloads stop half way (Content-Length kept)
+    corrupt_downloads: int = 0  # next N downloads have one byte flipped
+    reject_signatures: int = 0  # next N downloads answer 403 (as if expired)
+    down: bool = False  # every route answers 503 storage_unavailable
 
-    def script(self, route: str, status: int, body: dict | None = None, headers: dict | None = None,
-               times: int = 1) -> None:
+    def script(
+        self, route: str, status: int, body: dict | None = None, headers: dict | None = None, times: int = 1
+    ) -> None:
         self.scripted[route].extend([(status, headers or {}, body or {})] * times)
 
 
@@ -51,8 +52,7 @@ class FakeScoutServer:
         self._httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/"
         storage.public_base_url = self.url.rstrip("/") + FILES_ROUTE
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def __enter__(self) -> FakeScoutServer:
         self._thread.start()
@@ -87,7 +87,7 @@ class FakeScoutServer:
         parts = urlsplit(req.path)
         path, query = unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()}
         if path.startswith(FILES_ROUTE):
-            return self._download(req, path[len(FILES_ROUTE):], query)
+            return self._download(req, path[len(FILES_ROUTE) :], query)
         route = path.removeprefix("/scout/api/")
         name = route.split("/")[0]
         self.calls[name] += 1
@@ -131,9 +131,20 @@ class FakeScoutServer:
         signed = self.storage.sign(key, int(query.get("ttl", "3600")))
         sha = entry.parquet_sha256 if fmt == "parquet" else entry.sha256
         size = entry.parquet_size_bytes if fmt == "parquet" else entry.size_bytes
-        _json(req, 200, {"signed_url": signed.url, "expires_at": signed.expires_at.isoformat(),
-                         "dataset_info": {"row_count": entry.row_count, "size_bytes": size,
-                                          "last_updated": entry.last_modified, "sha256": sha}})
+        _json(
+            req,
+            200,
+            {
+                "signed_url": signed.url,
+                "expires_at": signed.expires_at.isoformat(),
+                "dataset_info": {
+                    "row_count": entry.row_count,
+                    "size_bytes": size,
+                    "last_updated": entry.last_modified,
+                    "sha256": sha,
+                },
+            },
+        )
 
     def _snapshot_entry(self, dataset_id: str, date: str):
         from scout_jupyter.errors import DatasetNotFound
@@ -151,6 +162,7 @@ class FakeScoutServer:
         job_id = f"job{len(self.jobs) + 1}"
         ids = body.get("datasets") or sorted(self.manifest().datasets)
         self.published.append(body.get("datasets"))
+
         def rows(state: str) -> list[dict]:
             return [{"id": i, "step": "verify", "state": state, "bytes_uploaded": 0, "error": None} for i in ids]
 
@@ -158,8 +170,13 @@ class FakeScoutServer:
         self.jobs[job_id] = [
             {**base, "state": "queued", "progress": 0.0, "datasets": rows("queued")},
             {**base, "state": "running", "progress": 0.5, "datasets": rows("running")},
-            {**base, "state": "succeeded", "progress": 1.0, "datasets": rows("succeeded"),
-             "finished_at": "2024-08-10T02:15:03.000Z"},
+            {
+                **base,
+                "state": "succeeded",
+                "progress": 1.0,
+                "datasets": rows("succeeded"),
+                "finished_at": "2024-08-10T02:15:03.000Z",
+            },
         ]
         _json(req, 200, {"job_id": job_id})
 
@@ -174,8 +191,17 @@ class FakeScoutServer:
 
     def _get_access(self, req, route, query) -> None:
         days = int(query.get("days", "7"))
-        rows = [{"day": "2024-08-10", "dataset": "gold/txn_daily", "total_requests": 4, "unique_users": 2,
-                 "success_rate_percent": 75.0, "bytes_served": 1024, "days": days}]
+        rows = [
+            {
+                "day": "2024-08-10",
+                "dataset": "gold/txn_daily",
+                "total_requests": 4,
+                "unique_users": 2,
+                "success_rate_percent": 75.0,
+                "bytes_served": 1024,
+                "days": days,
+            }
+        ]
         _json(req, 200, {"rows": rows})
 
     # --- signed downloads ---------------------------------------------------------------------

@@ -30,9 +30,18 @@ def republish(storage, dataset_id: str, csv_text: str, date: str, clock: FakeClo
     key = dataset_key(dataset_id, date)
     storage.write(key, data)
     manifest = current_manifest(storage)
-    entry = replace(manifest.get(dataset_id), latest_csv="/" + key, date=date, sha256=hashlib.sha256(data).hexdigest(),
-                    size_bytes=len(data), row_count=csv_text.count("\n") - 1, last_modified=isoformat_z(clock.now()),
-                    latest_parquet=None, parquet_sha256=None, parquet_size_bytes=None)
+    entry = replace(
+        manifest.get(dataset_id),
+        latest_csv="/" + key,
+        date=date,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        row_count=csv_text.count("\n") - 1,
+        last_modified=isoformat_z(clock.now()),
+        latest_parquet=None,
+        parquet_sha256=None,
+        parquet_size_bytes=None,
+    )
     manifest = manifest.with_entries([entry], clock=clock)
     write_manifest(storage, manifest, clock)
     return manifest
@@ -44,15 +53,23 @@ def add_parquet_copies(storage, clock: FakeClock) -> Manifest:
     entries = []
     for entry in manifest:
         schema = TableSchema.from_json(entry.schema)
-        table = pv.read_csv(io.BytesIO(storage.read_bytes(entry.csv_key)),
-                            convert_options=pv.ConvertOptions(column_types=arrow_schema(schema)))
+        table = pv.read_csv(
+            io.BytesIO(storage.read_bytes(entry.csv_key)),
+            convert_options=pv.ConvertOptions(column_types=arrow_schema(schema)),
+        )
         sink = io.BytesIO()
         pq.write_table(table.cast(arrow_schema(schema)), sink)
         data = sink.getvalue()
         key = dataset_key(entry.id, entry.date, "parquet")
         storage.write(key, data)
-        entries.append(replace(entry, latest_parquet="/" + key, parquet_sha256=hashlib.sha256(data).hexdigest(),
-                               parquet_size_bytes=len(data)))
+        entries.append(
+            replace(
+                entry,
+                latest_parquet="/" + key,
+                parquet_sha256=hashlib.sha256(data).hexdigest(),
+                parquet_size_bytes=len(data),
+            )
+        )
     manifest = manifest.with_entries(entries, clock=clock)
     write_manifest(storage, manifest, clock)
     return manifest

@@ -18,8 +18,7 @@ import requests
 from jupyter_client import BlockingKernelClient
 
 REPO = Path(__file__).resolve().parents[2]
-OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "nbclassic",
-                    "notebook")
+OTHER_EXTENSIONS = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "nbclassic", "notebook")
 TOKEN = "real-server-token"
 
 
@@ -36,10 +35,16 @@ class JupyterServerProcess:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.runtime_dir = workdir / "runtime"
         self.log_path = workdir / "server.log"
-        self.env = {**os.environ, "SCOUT_STORAGE_URL": store_url,
-                    "SCOUT_ACCESS_LOG_URL": f"sqlite:///{workdir / 'access.sqlite'}",
-                    "SCOUT_CACHE_DIR": str(workdir / "kernel-cache"), "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
-                    "JUPYTER_DATA_DIR": str(workdir / "data"), "PYTHONPATH": str(REPO), **(env or {})}
+        self.env = {
+            **os.environ,
+            "SCOUT_STORAGE_URL": store_url,
+            "SCOUT_ACCESS_LOG_URL": f"sqlite:///{workdir / 'access.sqlite'}",
+            "SCOUT_CACHE_DIR": str(workdir / "kernel-cache"),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            "JUPYTER_DATA_DIR": str(workdir / "data"),
+            "PYTHONPATH": str(REPO),
+            **(env or {}),
+        }
         for name in ("SCOUT_API_URL", "SCOUT_API_TOKEN", "JUPYTERHUB_API_TOKEN"):
             self.env.pop(name, None)
         if env is None or "SCOUT_RATE_LIMIT" not in env:
@@ -48,12 +53,23 @@ class JupyterServerProcess:
 
     def start(self, timeout: float = 90.0) -> JupyterServerProcess:
         disable = [arg for name in OTHER_EXTENSIONS for arg in ("--ServerApp.jpserver_extensions", f"{name}=False")]
-        command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-                   f"--port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-                   f"--ServerApp.root_dir={self.workdir}", *disable]
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={self.workdir}",
+            *disable,
+        ]
         self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, env=self.env, cwd=self.workdir, stdout=self.log_file,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, env=self.env, cwd=self.workdir, stdout=self.log_file, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # waiting for a process to come up, not for time to pass
             if self.process.poll() is not None:
@@ -67,8 +83,9 @@ class JupyterServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, self.url + path, headers={"Authorization": f"token {TOKEN}"}, timeout=30,
-                                **kwargs)
+        return requests.request(
+            method, self.url + path, headers={"Authorization": f"token {TOKEN}"}, timeout=30, **kwargs
+        )
 
     def start_kernel(self) -> ServerKernel:
         kernel_id = self.api("POST", "api/kernels", json={"name": "python3"}).json()["id"]

@@ -25,8 +25,17 @@ def files_under(folder) -> list[str]:
     return sorted(p.name for p in folder.rglob("*") if p.is_file())
 
 
-@pytest.mark.parametrize("text,expected", [("5GB", 5 * 1000**3), ("500 MiB", 500 * 1024**2), ("1048576", 1048576),
-                                           ("1.5kb", 1500), (0, 0), ("2g", 2 * 1000**3)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("5GB", 5 * 1000**3),
+        ("500 MiB", 500 * 1024**2),
+        ("1048576", 1048576),
+        ("1.5kb", 1500),
+        (0, 0),
+        ("2g", 2 * 1000**3),
+    ],
+)
 def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
@@ -82,8 +91,13 @@ def test_full_verification_catches_a_corrupted_cached_file(cache):
 
 
 def test_parsed_frame_round_trip_and_partial_reads(cache):
-    frame = pd.DataFrame({"code": pd.array(["007", None, "010"], dtype=pd.StringDtype("pyarrow")),
-                          "n": pd.array([1, None, 3], dtype="Int64"), "x": [0.5, float("nan"), 2.0]})
+    frame = pd.DataFrame(
+        {
+            "code": pd.array(["007", None, "010"], dtype=pd.StringDtype("pyarrow")),
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "x": [0.5, float("nan"), 2.0],
+        }
+    )
     digest = "ab" * 32
     cache.write_frame(digest, "fp1", frame, source_size=42)
     pd.testing.assert_frame_equal(cache.read_frame(digest, "fp1", source_size=42), frame)

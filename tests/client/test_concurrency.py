@@ -21,15 +21,19 @@ def _load_in_child(api_url: str, cache_dir: str, barrier, results) -> None:
 
 
 def cache_files(cache_dir) -> dict[str, list[str]]:
-    return {folder: sorted(p.name for p in (cache_dir / folder).rglob("*") if p.is_file())
-            for folder in ("objects", "parsed", "tmp")}
+    return {
+        folder: sorted(p.name for p in (cache_dir / folder).rglob("*") if p.is_file())
+        for folder in ("objects", "parsed", "tmp")
+    }
 
 
 def test_two_processes_load_the_same_dataset_at_once(fake_server, tmp_path):
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
-    children = [context.Process(target=_load_in_child, args=(fake_server.url, str(tmp_path / "shared"), barrier,
-                                                              results)) for _ in range(2)]
+    children = [
+        context.Process(target=_load_in_child, args=(fake_server.url, str(tmp_path / "shared"), barrier, results))
+        for _ in range(2)
+    ]
     for child in children:
         child.start()
     got = [results.get(timeout=120) for _ in children]
@@ -44,8 +48,10 @@ def test_two_processes_load_the_same_dataset_at_once(fake_server, tmp_path):
 
 
 def test_many_threads_with_their_own_clients_share_one_download(fake_server, tmp_path):
-    clients = [connect(api_url=fake_server.url, token=TOKEN, cache_dir=tmp_path / "shared", set_default=False)
-               for _ in range(6)]
+    clients = [
+        connect(api_url=fake_server.url, token=TOKEN, cache_dir=tmp_path / "shared", set_default=False)
+        for _ in range(6)
+    ]
     start = threading.Barrier(len(clients))
     results: list = [None] * len(clients)
 

@@ -16,26 +16,32 @@ from scout_jupyter.errors import ConfigError
 from .fakeserver import TOKEN, FakeScoutServer
 
 
-@pytest.mark.parametrize("given,expected", [
-    ("http://h:8888", "http://h:8888/"),
-    ("http://h:8888/", "http://h:8888/"),
-    ("http://h:8888/user/ana/", "http://h:8888/user/ana/"),
-    ("http://h:8888/user/ana/scout/api", "http://h:8888/user/ana/"),
-    ("https://h/functions/v1/", "https://h/"),
-    ("http://127.0.0.1:8888/lab", "http://127.0.0.1:8888/"),
-    ("http://127.0.0.1:8888/lab/tree/notebooks/quickstart.ipynb", "http://127.0.0.1:8888/"),
-    ("http://h:8888/user/lab/lab/workspaces/auto-x", "http://h:8888/user/lab/"),  # a hub user named "lab"
-    ("http://h:8888/base/tree?token=x", "http://h:8888/base/"),
-])
+@pytest.mark.parametrize(
+    "given,expected",
+    [
+        ("http://h:8888", "http://h:8888/"),
+        ("http://h:8888/", "http://h:8888/"),
+        ("http://h:8888/user/ana/", "http://h:8888/user/ana/"),
+        ("http://h:8888/user/ana/scout/api", "http://h:8888/user/ana/"),
+        ("https://h/functions/v1/", "https://h/"),
+        ("http://127.0.0.1:8888/lab", "http://127.0.0.1:8888/"),
+        ("http://127.0.0.1:8888/lab/tree/notebooks/quickstart.ipynb", "http://127.0.0.1:8888/"),
+        ("http://h:8888/user/lab/lab/workspaces/auto-x", "http://h:8888/user/lab/"),  # a hub user named "lab"
+        ("http://h:8888/base/tree?token=x", "http://h:8888/base/"),
+    ],
+)
 def test_api_url_forms(given, expected):
     assert normalize_api_url(given) == expected
 
 
-@pytest.mark.parametrize("given,token", [
-    ("http://127.0.0.1:8888/lab?token=abc123", "abc123"),
-    ("http://127.0.0.1:8888/lab/tree/quickstart.ipynb?token=abc123&reset", "abc123"),
-    ("http://127.0.0.1:8888/", None),
-])
+@pytest.mark.parametrize(
+    "given,token",
+    [
+        ("http://127.0.0.1:8888/lab?token=abc123", "abc123"),
+        ("http://127.0.0.1:8888/lab/tree/quickstart.ipynb?token=abc123&reset", "abc123"),
+        ("http://127.0.0.1:8888/", None),
+    ],
+)
 def test_the_url_jupyter_lab_prints_gives_base_and_token(given, token):
     assert parse_server_url(given) == ("http://127.0.0.1:8888/", token)
 
@@ -46,8 +52,9 @@ def test_the_printed_lab_url_works_as_scout_api_url(monkeypatch, small_store):
         monkeypatch.delenv("SCOUT_API_TOKEN", raising=False)
         client = connect(set_default=False)
         assert client.transport.api.token == TOKEN
-        assert repr(client) == (f"<scout Client: proxy mode through the Jupyter server at {server.url} "
-                                "(from SCOUT_API_URL)>")
+        assert repr(client) == (
+            f"<scout Client: proxy mode through the Jupyter server at {server.url} (from SCOUT_API_URL)>"
+        )
         assert len(client.datasets()) == 3
 
 
@@ -65,8 +72,9 @@ def test_inside_a_jupyter_kernel_the_server_wins_over_a_local_store(monkeypatch,
     with FakeScoutServer(small_store.storage) as server:
         runtime = tmp_path / "runtime"
         runtime.mkdir()
-        (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps(
-            {"pid": os.getppid(), "url": server.url, "base_url": "/", "token": TOKEN}))
+        (runtime / f"jpserver-{os.getppid()}.json").write_text(
+            json.dumps({"pid": os.getppid(), "url": server.url, "base_url": "/", "token": TOKEN})
+        )
         monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
         monkeypatch.delenv("SCOUT_API_URL", raising=False)
         monkeypatch.delenv("SCOUT_API_TOKEN", raising=False)
@@ -96,8 +104,9 @@ def test_a_web_page_instead_of_the_manifest_says_what_to_fix(small_store):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         client = connect(api_url=f"http://127.0.0.1:{httpd.server_port}/hub/home", token="t", set_default=False)
-        with pytest.raises(ConfigError,
-                           match=r"answered with a web page, not the Scout manifest: SCOUT_API_URL should "):
+        with pytest.raises(
+            ConfigError, match=r"answered with a web page, not the Scout manifest: SCOUT_API_URL should "
+        ):
             client.datasets()
     finally:
         httpd.shutdown()
@@ -165,7 +174,9 @@ def test_importing_the_client_pulls_in_no_widgets():
     import subprocess
     import sys
 
-    code = ("import sys, scout_jupyter as s; s.connect; import scout_jupyter.fsspec_scout; "
-            "print(sorted(m for m in ('ipywidgets', 'jupyter_server') if m in sys.modules))")
+    code = (
+        "import sys, scout_jupyter as s; s.connect; import scout_jupyter.fsspec_scout; "
+        "print(sorted(m for m in ('ipywidgets', 'jupyter_server') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -39,8 +39,15 @@ def test_load_types_values_and_provenance(direct_client, small_store):
     assert str(df["store_code"].dtype) == "string" and str(df["transactions"].dtype) == "Int64"
     assert df["revenue"].tolist() == [1520.5, 980.25, 1610.0]
     entry = small_store.manifest.get(TXN)
-    assert df.attrs["scout"] == {"id": TXN, "date": "2024-08-10", "sha256": entry.sha256, "schema_version": "1.0.0",
-                                 "source": "download", "format": "csv", "origin": small_store.url}
+    assert df.attrs["scout"] == {
+        "id": TXN,
+        "date": "2024-08-10",
+        "sha256": entry.sha256,
+        "schema_version": "1.0.0",
+        "source": "download",
+        "format": "csv",
+        "origin": small_store.url,
+    }
     booleans = direct_client.load("platinum/store_perf")["is_top_decile"]
     assert str(booleans.dtype) == "boolean" and booleans.tolist() == [True, False]
 
@@ -217,8 +224,9 @@ def test_manifest_without_schemas_from_the_original_publisher(direct_client, sma
         direct_client.load(TXN, columns=["nope"])
 
 
-def test_a_parquet_copy_that_disagrees_with_the_manifest_falls_back_to_the_csv(direct_client, small_store,
-                                                                               fake_clock, caplog):
+def test_a_parquet_copy_that_disagrees_with_the_manifest_falls_back_to_the_csv(
+    direct_client, small_store, fake_clock, caplog
+):
     import hashlib as _hashlib
     import io
     from dataclasses import replace
@@ -233,16 +241,32 @@ def test_a_parquet_copy_that_disagrees_with_the_manifest_falls_back_to_the_csv(d
     sink = io.BytesIO()
     pq.write_table(pa.table({"something": ["else"]}), sink)  # verified bytes, wrong columns
     small_store.storage.write(entry.parquet_key, sink.getvalue())
-    write_manifest(small_store.storage, manifest.with_entries([replace(
-        entry, parquet_sha256=_hashlib.sha256(sink.getvalue()).hexdigest(), parquet_size_bytes=len(sink.getvalue()))]),
-        fake_clock)
+    write_manifest(
+        small_store.storage,
+        manifest.with_entries(
+            [
+                replace(
+                    entry,
+                    parquet_sha256=_hashlib.sha256(sink.getvalue()).hexdigest(),
+                    parquet_size_bytes=len(sink.getvalue()),
+                )
+            ]
+        ),
+        fake_clock,
+    )
     df = direct_client.load(TXN)
     assert df.attrs["scout"]["format"] == "csv" and df["store_code"].tolist() == ["0042", "0107", "0042"]
     assert "Parquet copy of gold/txn_daily unusable" in caplog.text
 
 
-@pytest.mark.parametrize("columns,message", [([], "Schema has no fields"), (["region", "region"], "listed twice"),
-                                             (["region", "nope"], r"Unknown column\(s\): nope")])
+@pytest.mark.parametrize(
+    "columns,message",
+    [
+        ([], "Schema has no fields"),
+        (["region", "region"], "listed twice"),
+        (["region", "nope"], r"Unknown column\(s\): nope"),
+    ],
+)
 def test_column_lists_that_select_nothing_repeat_or_miss_are_errors(direct_client, columns, message):
     direct_client.load(TXN)  # warm: the parsed copy would serve anything it was asked for
     with pytest.raises(SchemaError, match=message):

@@ -72,8 +72,9 @@ def test_a_cut_download_is_retried(proxy_client, fake_server, tmp_path):
 def test_download_reads_in_blocks_not_whole(proxy_client, tmp_path, monkeypatch):
     sizes: list[int] = []
     real_write = download_module.FileSink.write
-    monkeypatch.setattr(download_module.FileSink, "write", lambda self, chunk: (sizes.append(len(chunk)),
-                                                                                real_write(self, chunk))[1])
+    monkeypatch.setattr(
+        download_module.FileSink, "write", lambda self, chunk: (sizes.append(len(chunk)), real_write(self, chunk))[1]
+    )
     proxy_client.download(TXN, tmp_path / "txn.csv")
     assert sizes and sum(sizes) == proxy_client.entry(TXN).size_bytes
 

@@ -62,8 +62,11 @@ def test_parquet_and_dated_paths(env_store, fake_clock):
 
 
 def test_storage_options_choose_the_server(fake_server):
-    df = pd.read_csv("scout://platinum/store_perf", storage_options={"api_url": fake_server.url, "token": TOKEN},
-                     dtype={"store_code": str})
+    df = pd.read_csv(
+        "scout://platinum/store_perf",
+        storage_options={"api_url": fake_server.url, "token": TOKEN},
+        dtype={"store_code": str},
+    )
     assert df["store_code"].tolist() == ["0042", "0107"]
     assert fake_server.calls["download"] == 1
 

@@ -13,7 +13,11 @@ from scout_jupyter.errors import StorageUnavailable
 
 def response(status: int, body: bytes, content_type: str) -> requests.Response:
     resp = requests.Response()
-    resp.status_code, resp._content, resp.url = status, body, "http://hub.example:8000/services/scout/scout/api/manifest"
+    resp.status_code, resp._content, resp.url = (
+        status,
+        body,
+        "http://hub.example:8000/services/scout/scout/api/manifest",
+    )
     resp.headers["Content-Type"] = content_type
     resp.reason = "Service Unavailable"
     return resp
@@ -24,8 +28,9 @@ def test_a_proxy_page_means_the_service_is_unreachable(status):
     page = b"<!DOCTYPE html>\n<html><head><title>JupyterHub</title></head><body>503 : Service Unavailable</body></html>"
     error = error_from_response(response(status, page, "text/html"), "manifest")
     assert isinstance(error, StorageUnavailable)
-    assert error.message == (f"Scout service unreachable at hub.example:8000 (HTTP {status} from the proxy in "
-                             "front of it)")
+    assert error.message == (
+        f"Scout service unreachable at hub.example:8000 (HTTP {status} from the proxy in front of it)"
+    )
 
 
 def test_the_services_own_503_keeps_its_message():

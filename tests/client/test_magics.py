@@ -95,21 +95,37 @@ def test_analytics(ip):
     assert table.loc[0, "dataset"] == TXN and table.loc[0, "days"] == 3
 
 
-@pytest.mark.parametrize("command", ["", "--help", "load --help", "ls --help", "info --help", "url --help",
-                                     "browse --help", "status --help", "publish --help", "analytics --help"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "",
+        "--help",
+        "load --help",
+        "ls --help",
+        "info --help",
+        "url --help",
+        "browse --help",
+        "status --help",
+        "publish --help",
+        "analytics --help",
+    ],
+)
 def test_help(ip, capsys, command):
     assert scout(ip, command) is None
     out = capsys.readouterr().out
     assert out.startswith("usage: %scout")
 
 
-@pytest.mark.parametrize("line,message", [
-    ("frobnicate", "invalid choice: 'frobnicate'"),
-    ("load", "the following arguments are required: dataset"),
-    (f"load {TXN} --limit -3", "expected a positive number"),
-    (f"load {TXN} --as 2fast", "--as needs a Python variable name"),
-    ('load "gold/x', "No closing quotation"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("frobnicate", "invalid choice: 'frobnicate'"),
+        ("load", "the following arguments are required: dataset"),
+        (f"load {TXN} --limit -3", "expected a positive number"),
+        (f"load {TXN} --as 2fast", "--as needs a Python variable name"),
+        ('load "gold/x', "No closing quotation"),
+    ],
+)
 def test_usage_errors_raise_usage_error(ip, line, message):
     with pytest.raises(UsageError, match=message):
         scout(ip, line)

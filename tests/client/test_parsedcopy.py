@@ -25,20 +25,26 @@ def every_dtype(nulls: bool) -> pd.DataFrame:
     """One column of each dtype a loaded frame can have (csvio.pandas_dtypes), with or without nulls."""
     n = 7
     missing = [i % 3 == 1 for i in range(n)] if nulls else [False] * n
+
     def masked(values, dtype):
         return pd.array([None if m else v for v, m in zip(values, missing, strict=True)], dtype=dtype)
+
     times = pd.date_range("2024-08-01", periods=n, freq="h")
-    return pd.DataFrame({
-        "code": masked([f"{i:04d}" for i in range(n)], pd.StringDtype("pyarrow")),
-        "n": masked(list(range(n)), "Int64"),
-        "flag": masked([i % 2 == 0 for i in range(n)], "boolean"),
-        "x": [np.nan if m else i / 4 for i, m in enumerate(missing)],
-        "day": pd.Series([pd.NaT if m else t for t, m in zip(times.normalize(), missing, strict=True)],
-                         dtype="datetime64[ms]"),
-        "at": pd.Series([pd.NaT if m else t for t, m in zip(times, missing, strict=True)],
-                        dtype="datetime64[us]").dt.tz_localize("UTC"),
-        "ns": pd.Series([pd.NaT if m else t for t, m in zip(times, missing, strict=True)], dtype="datetime64[ns]"),
-    })
+    return pd.DataFrame(
+        {
+            "code": masked([f"{i:04d}" for i in range(n)], pd.StringDtype("pyarrow")),
+            "n": masked(list(range(n)), "Int64"),
+            "flag": masked([i % 2 == 0 for i in range(n)], "boolean"),
+            "x": [np.nan if m else i / 4 for i, m in enumerate(missing)],
+            "day": pd.Series(
+                [pd.NaT if m else t for t, m in zip(times.normalize(), missing, strict=True)], dtype="datetime64[ms]"
+            ),
+            "at": pd.Series(
+                [pd.NaT if m else t for t, m in zip(times, missing, strict=True)], dtype="datetime64[us]"
+            ).dt.tz_localize("UTC"),
+            "ns": pd.Series([pd.NaT if m else t for t, m in zip(times, missing, strict=True)], dtype="datetime64[ns]"),
+        }
+    )
 
 
 def pyarrow_frame(table: pa.Table) -> pd.DataFrame:

@@ -56,15 +56,17 @@ def test_manifest_is_revalidated_with_its_etag(proxy_client, fake_server, fake_c
 
 
 def test_short_retry_after_is_honoured(proxy_client, fake_server, fake_clock):
-    fake_server.faults.script("dataset-proxy", 429, {"error": "rate_limited", "message": "slow down"},
-                              {"Retry-After": "2"})
+    fake_server.faults.script(
+        "dataset-proxy", 429, {"error": "rate_limited", "message": "slow down"}, {"Retry-After": "2"}
+    )
     assert len(proxy_client.load(TXN)) == 3
     assert 2.0 in fake_clock.sleeps
 
 
 def test_long_retry_after_raises_at_once(proxy_client, fake_server, fake_clock):
-    fake_server.faults.script("dataset-proxy", 429, {"error": "rate_limited", "message": "slow down"},
-                              {"Retry-After": "42"})
+    fake_server.faults.script(
+        "dataset-proxy", 429, {"error": "rate_limited", "message": "slow down"}, {"Retry-After": "42"}
+    )
     with pytest.raises(RateLimited) as info:
         proxy_client.load(TXN)
     assert str(info.value) == "Rate limit exceeded: retry in 42 s" and info.value.retry_after == 42
@@ -75,8 +77,9 @@ def test_server_errors_are_retried_then_reported_with_the_server_text(proxy_clie
     fake_server.faults.script("manifest", 503, {"error": "storage_unavailable", "message": "S3 is sulking"}, times=2)
     assert len(proxy_client.datasets()) == 3
     assert len(fake_clock.sleeps) == 2
-    fake_server.faults.script("dataset-proxy", 503, {"error": "storage_unavailable", "message": "S3 is sulking"},
-                              times=10)
+    fake_server.faults.script(
+        "dataset-proxy", 503, {"error": "storage_unavailable", "message": "S3 is sulking"}, times=10
+    )
     with pytest.raises(StorageUnavailable, match="S3 is sulking"):
         proxy_client.load(TXN)
 
@@ -92,15 +95,19 @@ def test_server_error_codes_map_to_exceptions(proxy_client, fake_server):
 
 
 def test_wrong_token_is_access_denied(fake_server, cache_dir, fake_clock, retry):
-    client = connect(api_url=fake_server.url, token="wrong", cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                     set_default=False)
+    client = connect(
+        api_url=fake_server.url, token="wrong", cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     with pytest.raises(AccessDenied) as info:
         client.datasets()
-    assert str(info.value) == (f"Access denied: The Jupyter server at {fake_server.url} refused the token (from "
-                               "SCOUT_API_TOKEN, the URL's ?token=, or connect(token=...)); use the token of the URL "
-                               "`jupyter lab` printed, or `jupyter server list`")
-    anonymous = connect(api_url=fake_server.url, token=None, cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                        set_default=False)
+    assert str(info.value) == (
+        f"Access denied: The Jupyter server at {fake_server.url} refused the token (from "
+        "SCOUT_API_TOKEN, the URL's ?token=, or connect(token=...)); use the token of the URL "
+        "`jupyter lab` printed, or `jupyter server list`"
+    )
+    anonymous = connect(
+        api_url=fake_server.url, token=None, cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     with pytest.raises(AccessDenied, match=r"needs a token: set SCOUT_API_TOKEN, or use the whole URL `jupyter lab` "):
         anonymous.datasets()
 
@@ -145,8 +152,9 @@ def test_url_that_expired_during_backoff_is_renewed_before_use(proxy_client, fak
     assert fake_server.calls["dataset-proxy"] == 2
 
 
-def test_stale_manifest_is_refreshed_when_the_server_signs_a_newer_version(proxy_client, fake_server, small_store,
-                                                                            fake_clock):
+def test_stale_manifest_is_refreshed_when_the_server_signs_a_newer_version(
+    proxy_client, fake_server, small_store, fake_clock
+):
     proxy_client.datasets()
     republish(small_store.storage, TXN, V2, "2024-08-11", fake_clock)
     fake_clock.set(fake_clock.time() - 3500)  # our manifest is still within its TTL
@@ -169,12 +177,20 @@ def test_older_version_with_other_columns_through_the_server(proxy_client, small
     from .helpers import current_manifest, write_manifest
 
     first = proxy_client.load(TXN)
-    manifest = republish(small_store.storage, TXN, V2.replace("transactions\n", "transactions,promo\n")
-                         .replace(",35\n", ",35,true\n"), "2024-08-11", fake_clock)
+    manifest = republish(
+        small_store.storage,
+        TXN,
+        V2.replace("transactions\n", "transactions,promo\n").replace(",35\n", ",35,true\n"),
+        "2024-08-11",
+        fake_clock,
+    )
     entry = manifest.get(TXN)
     schema = {"fields": [*entry.schema["fields"], {"name": "promo", "type": "boolean"}]}
-    write_manifest(small_store.storage, current_manifest(small_store.storage).with_entries(
-        [replace(entry, schema=schema, schema_version="1.1.0")]), fake_clock)
+    write_manifest(
+        small_store.storage,
+        current_manifest(small_store.storage).with_entries([replace(entry, schema=schema, schema_version="1.1.0")]),
+        fake_clock,
+    )
     proxy_client.manifest(refresh=True)
     assert proxy_client.load(TXN)["promo"].tolist() == [True]
     older = proxy_client.load(TXN, date="2024-08-10")  # the server does not send the old schema
@@ -191,11 +207,13 @@ def test_offline_cached_datasets_still_load_with_a_warning(proxy_client, fake_se
     with pytest.raises(StorageUnavailable) as info:
         proxy_client.load("gold/product_mix")
     assert "\n" not in str(info.value)
-    assert str(info.value).startswith("gold/product_mix is not in the local cache and cannot be downloaded: "
-                                      "Scout server unreachable")
+    assert str(info.value).startswith(
+        "gold/product_mix is not in the local cache and cannot be downloaded: Scout server unreachable"
+    )
     # a new kernel (fresh client, same cache) works offline from the stored manifest too
-    again = connect(api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                    set_default=False)
+    again = connect(
+        api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert len(again.load(TXN)) == 3
@@ -203,8 +221,9 @@ def test_offline_cached_datasets_still_load_with_a_warning(proxy_client, fake_se
 
 
 def test_server_down_without_any_cache(fake_server, cache_dir, fake_clock, retry):
-    client = connect(api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry,
-                     set_default=False)
+    client = connect(
+        api_url=fake_server.url, token=TOKEN, cache_dir=cache_dir, clock=fake_clock, retry=retry, set_default=False
+    )
     fake_server.faults.down = True
     with pytest.raises(StorageUnavailable, match="Storage unreachable: test .and no cached manifest"):
         client.load(TXN)
@@ -243,7 +262,13 @@ def test_unknown_job_and_missing_extension(proxy_client, fake_server, cache_dir,
 
     with pytest.raises(ObjectNotFound, match="No job nope"):
         proxy_client.job("nope")
-    bare = connect(api_url=fake_server.url + "elsewhere/", token=TOKEN, cache_dir=cache_dir, clock=fake_clock,
-                   retry=retry, set_default=False)
+    bare = connect(
+        api_url=fake_server.url + "elsewhere/",
+        token=TOKEN,
+        cache_dir=cache_dir,
+        clock=fake_clock,
+        retry=retry,
+        set_default=False,
+    )
     with pytest.raises(ConfigError, match="is the scout_jupyter server extension enabled"):
         bare.datasets()

@@ -32,11 +32,14 @@ def world(tmp_path_factory):
     store = store_factory(root / "bucket")
     sqlite3.connect(root / "src.sqlite").close()
     config = root / "publish.toml"
-    config.write_text(f'[source]\nurl = "sqlite:///{root / "src.sqlite"}"\n\n[[datasets]]\nid = "{TRICKY}"\n'
-                      'description = "Round-trip torture table"\nupdate_frequency = "daily"\n'
-                      'callable = "tests.client.test_roundtrip:tricky_frame"\n')
-    server = JupyterServerProcess(root, store.url, env={"SCOUT_RATE_LIMIT": "40/minute",
-                                                        "SCOUT_PUBLISH_CONFIG": str(config)})
+    config.write_text(
+        f'[source]\nurl = "sqlite:///{root / "src.sqlite"}"\n\n[[datasets]]\nid = "{TRICKY}"\n'
+        'description = "Round-trip torture table"\nupdate_frequency = "daily"\n'
+        'callable = "tests.client.test_roundtrip:tricky_frame"\n'
+    )
+    server = JupyterServerProcess(
+        root, store.url, env={"SCOUT_RATE_LIMIT": "40/minute", "SCOUT_PUBLISH_CONFIG": str(config)}
+    )
     server.start()
     yield server, store, root
     server.stop()
@@ -44,8 +47,13 @@ def world(tmp_path_factory):
 
 def quick_client(server, cache_dir):
     # quick retries: a test that stops the server must not wait out real backoff
-    return connect(api_url=server.url, token=TOKEN, cache_dir=cache_dir, set_default=False,
-                   retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
+    return connect(
+        api_url=server.url,
+        token=TOKEN,
+        cache_dir=cache_dir,
+        set_default=False,
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+    )
 
 
 @pytest.fixture
@@ -77,9 +85,11 @@ def test_real_kernel_started_by_the_server(world):
     try:
         out = kernel.run("import os\nprint(os.environ['SCOUT_API_URL'])")
         assert out["stdout"].strip() == server.url  # exported by the extension, inherited by the kernel
-        out = kernel.run("%load_ext scout_jupyter\ndf = %scout load gold/txn_daily\n"
-                         "print(type(txn_daily).__name__, txn_daily is df, df['store_code'].tolist(), "
-                         "str(df['date_key'].dtype), df.attrs['scout']['source'])")
+        out = kernel.run(
+            "%load_ext scout_jupyter\ndf = %scout load gold/txn_daily\n"
+            "print(type(txn_daily).__name__, txn_daily is df, df['store_code'].tolist(), "
+            "str(df['date_key'].dtype), df.attrs['scout']['source'])"
+        )
         assert out["error"] == ""
         assert "DataFrame True ['0042', '0107', '0042'] datetime64[ms] download" in out["stdout"]
         out = kernel.run("%scout load gold/txn_dialy")
@@ -95,8 +105,12 @@ def test_real_kernel_started_by_the_server(world):
 
 
 def run_every_subcommand(kernel, server) -> None:
-    for line, expected in [("info gold/txn_daily", "store_code (string)"), ("browse", "freshness"),
-                           ("status", "cached"), ("analytics --days 1", "total_requests")]:
+    for line, expected in [
+        ("info gold/txn_daily", "store_code (string)"),
+        ("browse", "freshness"),
+        ("status", "cached"),
+        ("analytics --days 1", "total_requests"),
+    ]:
         out = kernel.run(f"%scout {line}")
         assert expected in out["stdout"] + out["result"] and out["error"] == "" and out["stderr"] == "", line
     out = kernel.run("%scout url gold/txn_daily --ttl 60")
@@ -168,12 +182,17 @@ def test_rate_limited_in_a_kernel(world):
     server, _, _ = world
     kernel = server.start_kernel()
     try:
-        out = kernel.run("%load_ext scout_jupyter\nfor _ in range(60):\n"
-                         "    url = %scout url gold/txn_daily --ttl 60\n"
-                         "    if url is None: break")
+        out = kernel.run(
+            "%load_ext scout_jupyter\nfor _ in range(60):\n"
+            "    url = %scout url gold/txn_daily --ttl 60\n"
+            "    if url is None: break"
+        )
         assert out["error"] == ""
-        assert re.fullmatch(r"Rate limit exceeded: retry in \d+ s \(this server allows 40 signed URLs per minute "
-                            r"per user: its rate_limit setting, SCOUT_RATE_LIMIT\)", out["stderr"].strip())
+        assert re.fullmatch(
+            r"Rate limit exceeded: retry in \d+ s \(this server allows 40 signed URLs per minute "
+            r"per user: its rate_limit setting, SCOUT_RATE_LIMIT\)",
+            out["stderr"].strip(),
+        )
     finally:
         kernel.shutdown()
 
@@ -182,8 +201,10 @@ def test_rate_limit(client):
     with pytest.raises(RateLimited) as info:
         for _ in range(45):
             client.signed_url(TXN, ttl=60)
-    assert str(info.value) == (f"Rate limit exceeded: retry in {info.value.retry_after} s (this server allows 40 "
-                               "signed URLs per minute per user: its rate_limit setting, SCOUT_RATE_LIMIT)")
+    assert str(info.value) == (
+        f"Rate limit exceeded: retry in {info.value.retry_after} s (this server allows 40 "
+        "signed URLs per minute per user: its rate_limit setting, SCOUT_RATE_LIMIT)"
+    )
     assert 1 <= info.value.retry_after <= 60
 
 

@@ -37,8 +37,11 @@ class CellRun:
 
     def data(self, mime: str = "text/plain") -> str:
         """The ``mime`` representation of every result and display, joined by newlines."""
-        return "\n".join(out["data"][mime] for out in self.outputs
-                         if out["output_type"] in ("execute_result", "display_data") and mime in out["data"])
+        return "\n".join(
+            out["data"][mime]
+            for out in self.outputs
+            if out["output_type"] in ("execute_result", "display_data") and mime in out["data"]
+        )
 
     def describe(self) -> str:
         errors = "; ".join(f"{e['ename']}: {e['evalue']}" for e in self.errors)
@@ -52,18 +55,35 @@ class KernelChannel:
     def __init__(self, ws_url: str, token: str, *, timeout: float = 60.0):
         self.session = uuid.uuid4().hex
         self.timeout = timeout
-        self.ws = websocket.create_connection(f"{ws_url}?session_id={self.session}",
-                                              header=[f"Authorization: token {token}"], timeout=timeout)
+        self.ws = websocket.create_connection(
+            f"{ws_url}?session_id={self.session}", header=[f"Authorization: token {token}"], timeout=timeout
+        )
 
     def close(self) -> None:
         self.ws.close()
 
     def _send(self, channel: str, msg_type: str, content: dict[str, Any]) -> str:
         msg_id = uuid.uuid4().hex
-        header = {"msg_id": msg_id, "msg_type": msg_type, "username": "e2e", "session": self.session,
-                  "date": "", "version": PROTOCOL_VERSION}
-        self.ws.send(json.dumps({"header": header, "parent_header": {}, "metadata": {}, "content": content,
-                                 "channel": channel, "buffers": []}))
+        header = {
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "username": "e2e",
+            "session": self.session,
+            "date": "",
+            "version": PROTOCOL_VERSION,
+        }
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": header,
+                    "parent_header": {},
+                    "metadata": {},
+                    "content": content,
+                    "channel": channel,
+                    "buffers": [],
+                }
+            )
+        )
         return msg_id
 
     def _replies(self, msg_id: str, deadline: float):
@@ -87,9 +107,18 @@ class KernelChannel:
 
     def execute(self, code: str, timeout: float | None = None) -> CellRun:
         """Run ``code``; returns once the reply and the kernel's idle status for it have arrived."""
-        msg_id = self._send("shell", "execute_request", {
-            "code": code, "silent": False, "store_history": True, "user_expressions": {},
-            "allow_stdin": False, "stop_on_error": True})
+        msg_id = self._send(
+            "shell",
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+        )
         run = CellRun(code, reply={})
         idle = False
         for msg in self._replies(msg_id, time.monotonic() + (timeout or self.timeout)):

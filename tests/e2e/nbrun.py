@@ -25,8 +25,9 @@ from nbclient.exceptions import CellExecutionError
 
 def execute(path: Path, cwd: Path, timeout: int) -> tuple[nbformat.NotebookNode, str | None]:
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -47,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.notebooks:
         notebook, error = execute(path, args.cwd, args.timeout)
         nbformat.write(notebook, args.report.parent / f"{path.stem}.executed.ipynb")
-        cells = [{"source": cell["source"], "outputs": cell.get("outputs", [])}
-                 for cell in notebook["cells"] if cell["cell_type"] == "code"]
+        cells = [
+            {"source": cell["source"], "outputs": cell.get("outputs", [])}
+            for cell in notebook["cells"]
+            if cell["cell_type"] == "code"
+        ]
         report[path.name] = {"error": error, "cells": cells}
     args.report.write_text(json.dumps({"notebooks": report}))
     return 0

@@ -20,9 +20,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NOTEBOOK = "quickstart.ipynb"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 # Generous: CI is a busy 2-core machine where a kernel start or a render can take many seconds.
@@ -55,8 +62,12 @@ def chromium_page(tmp_path: Path) -> Iterator:
     from playwright.sync_api import sync_playwright
 
     home = tmp_path / "browser-home"  # Chromium's crash-report settings and dconf go here, not to ~
-    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-           "XDG_CACHE_HOME": str(home / ".cache")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+    }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=env)
         try:
@@ -80,11 +91,14 @@ def wait_for(page, condition: str, what: str) -> None:
     try:
         page.wait_for_function(condition, timeout=TIMEOUT_MS)
     except PlaywrightTimeout:
-        status = page.evaluate(f"() => document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')"
-                               "?.dataset.status ?? 'no notebook'")
-        pytest.fail(f"{what} not seen within {TIMEOUT_MS / 1000:.0f} s: kernel {status}, prompts "
-                    f"{page.evaluate(f'() => {PROMPTS}')}, stderr {stderr_texts(page)}, page errors "
-                    f"{page.page_errors}")
+        status = page.evaluate(
+            f"() => document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator')?.dataset.status ?? 'no notebook'"
+        )
+        pytest.fail(
+            f"{what} not seen within {TIMEOUT_MS / 1000:.0f} s: kernel {status}, prompts "
+            f"{page.evaluate(f'() => {PROMPTS}')}, stderr {stderr_texts(page)}, page errors "
+            f"{page.page_errors}"
+        )
 
 
 def expect_visible(locator, what: str) -> None:
@@ -105,8 +119,10 @@ def expect_text(locator, text: str, what: str) -> None:
         expect(locator.first).to_contain_text(text, timeout=TIMEOUT_MS)
     except AssertionError as error:
         shown = locator.all_inner_texts() if locator.count() else "nothing"
-        pytest.fail(f"{what}: {text!r} not shown within {TIMEOUT_MS / 1000:.0f} s; shown: {shown!r}"[:2000]
-                    + f" ({str(error).splitlines()[0]})")
+        pytest.fail(
+            f"{what}: {text!r} not shown within {TIMEOUT_MS / 1000:.0f} s; shown: {shown!r}"[:2000]
+            + f" ({str(error).splitlines()[0]})"
+        )
 
 
 def expect_count(locator, count: int, what: str) -> None:
@@ -126,15 +142,17 @@ def run_all_cells(page) -> None:
 
 
 def stderr_texts(page) -> list[str]:
-    return page.locator(f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']") \
-        .all_inner_texts()
+    return page.locator(
+        f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    ).all_inner_texts()
 
 
 def save_and_read(page, server) -> dict:
     """Save from the browser (Ctrl+S) and read the notebook JupyterLab wrote."""
     page.keyboard.press("Control+s")
-    page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty",
-                           state="detached", timeout=TIMEOUT_MS)
+    page.wait_for_selector(
+        ".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-current.jp-mod-dirty", state="detached", timeout=TIMEOUT_MS
+    )
     answer = server.api("GET", f"api/contents/{NOTEBOOK}", params={"content": "1"})
     assert answer.status_code == 200, answer.text
     return answer.json()["content"]

@@ -62,12 +62,23 @@ class MakeDemo:
         self.store = tmp / "store"
         self.log_path = tmp / "make-demo.log"
         venv = Path(sys.prefix)
-        self.command = ["make", "-C", str(REPO), "-o", f"{venv}/.installed", "demo", f"VENV={venv}",
-                        f"PORT={self.port}", f"STORE={self.store}", f"WAREHOUSE={tmp / 'warehouse.sqlite'}",
-                        f"SCALE={DEMO_SCALE}"]
+        self.command = [
+            "make",
+            "-C",
+            str(REPO),
+            "-o",
+            f"{venv}/.installed",
+            "demo",
+            f"VENV={venv}",
+            f"PORT={self.port}",
+            f"STORE={self.store}",
+            f"WAREHOUSE={tmp / 'warehouse.sqlite'}",
+            f"SCALE={DEMO_SCALE}",
+        ]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command, cwd=REPO, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.url = f"http://127.0.0.1:{self.port}/"
         self.token = ""
 
@@ -92,8 +103,9 @@ class MakeDemo:
         raise AssertionError(f"make demo did not serve on port {self.port} within {START_TIMEOUT} s:\n{self.log()}")
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, self.url + path, headers={"Authorization": f"token {self.token}"},
-                                timeout=30, **kwargs)
+        return requests.request(
+            method, self.url + path, headers={"Authorization": f"token {self.token}"}, timeout=30, **kwargs
+        )
 
 
 @pytest.fixture
@@ -131,13 +143,22 @@ def test_make_demo_serves_jupyterlab_the_extension_and_the_quickstart(make_demo,
     listed = demo.api("GET", "scout/api/datasets").json()["datasets"]
     assert sorted(d["id"] for d in listed) == sorted(manifest["datasets"]) and len(listed) == 9
     grant = demo.api("GET", "scout/api/dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"})
-    assert grant.status_code == 200 and grant.json()["dataset_info"]["sha256"] == \
-        manifest["datasets"]["gold/txn_daily"]["sha256"]
+    assert (
+        grant.status_code == 200
+        and grant.json()["dataset_info"]["sha256"] == manifest["datasets"]["gold/txn_daily"]["sha256"]
+    )
     assert (demo.store / "scout-demo.json").is_file()
 
     # the quickstart's answer, from a kernel that reaches this server as its own kernels do
-    report = execute_notebooks(sys.executable, REPO / "notebooks", demo.url, demo.token, demo.env,
-                               tmp_path / "executed", notebooks=("quickstart.ipynb",))
+    report = execute_notebooks(
+        sys.executable,
+        REPO / "notebooks",
+        demo.url,
+        demo.token,
+        demo.env,
+        tmp_path / "executed",
+        notebooks=("quickstart.ipynb",),
+    )
     quickstart = report["quickstart.ipynb"]
     assert problems(quickstart) == []
     rows = manifest["datasets"]["gold/txn_daily"]["row_count"]

@@ -53,7 +53,7 @@ class NotebookRun:
         run = self.channel.execute(f"import json as _json\nprint({STATE_MARK!r} + _json.dumps({expression}))")
         assert not run.errors and run.reply["status"] == "ok", run.describe()
         line = next(line for line in run.text().splitlines() if line.startswith(STATE_MARK))
-        return json.loads(line[len(STATE_MARK):])
+        return json.loads(line[len(STATE_MARK) :])
 
     def cell(self, starts_with: str) -> CellRun:
         return next(run for run in self.cells if run.source.startswith(starts_with))
@@ -90,10 +90,12 @@ def test_quickstart_loads_verified_data_through_the_server(lab_server, run_noteb
     nb = run_notebook("quickstart.ipynb")
     assert_all_cells_ok(nb)
 
-    state = nb.probe('{"rows": len(txn_daily), "scout": txn_daily.attrs["scout"], "url": url,'
-                     ' "api_url": __import__("os").environ.get("SCOUT_API_URL"),'
-                     ' "dtypes": {c: str(t) for c, t in txn_daily.dtypes.items()},'
-                     ' "datasets": sorted(scout.datasets()["id"])}')
+    state = nb.probe(
+        '{"rows": len(txn_daily), "scout": txn_daily.attrs["scout"], "url": url,'
+        ' "api_url": __import__("os").environ.get("SCOUT_API_URL"),'
+        ' "dtypes": {c: str(t) for c, t in txn_daily.dtypes.items()},'
+        ' "datasets": sorted(scout.datasets()["id"])}'
+    )
     txn = manifest["gold/txn_daily"]
     assert state["api_url"] == lab_server.url  # the kernel found the server through its environment
     assert state["rows"] == txn["row_count"] > 0
@@ -136,7 +138,8 @@ def test_publishing_republishes_unchanged_data_without_uploading(lab_server, run
     job = nb.probe("job.to_json()")
     assert job["state"] == "succeeded"
     assert [(d["id"], d["state"], d["bytes_uploaded"]) for d in job["datasets"]] == [
-        ("gold/demographics", "succeeded", 0)]
+        ("gold/demographics", "succeeded", 0)
+    ]
     # The job is the server's: its REST API reports the same outcome.
     status = lab_server.api("GET", f"scout/api/jobs/{job['job_id']}").json()
     assert status["state"] == "succeeded"

@@ -15,8 +15,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def executed(lab_server, tmp_path_factory):
-    return execute_notebooks(sys.executable, lab_server.root, lab_server.url, lab_server.token, lab_server.env,
-                             tmp_path_factory.mktemp("executed"))
+    return execute_notebooks(
+        sys.executable,
+        lab_server.root,
+        lab_server.url,
+        lab_server.token,
+        lab_server.env,
+        tmp_path_factory.mktemp("executed"),
+    )
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -34,8 +40,11 @@ def test_the_server_was_started_outside_the_repository(lab_server):
 
 def test_quickstart_charts_revenue_by_region_and_day(executed, lab_server):
     entry = executed["quickstart.ipynb"]
-    figures = [out["data"]["application/vnd.plotly.v1+json"] for out in outputs(entry)
-               if "application/vnd.plotly.v1+json" in out.get("data", {})]
+    figures = [
+        out["data"]["application/vnd.plotly.v1+json"]
+        for out in outputs(entry)
+        if "application/vnd.plotly.v1+json" in out.get("data", {})
+    ]
     assert len(figures) == 1, "one plotly chart"
     [heatmap] = figures[0]["data"]
     assert heatmap["type"] == "heatmap" and "Revenue by region and day" in figures[0]["layout"]["title"]["text"]
@@ -81,8 +90,15 @@ def lab_server_with_postgres_log(tmp_path_factory, postgres_server):
 @pytest.mark.postgres
 def test_access_analytics_runs_the_original_queries_on_postgresql(lab_server_with_postgres_log, tmp_path):
     server = lab_server_with_postgres_log
-    report = execute_notebooks(sys.executable, server.root, server.url, server.token, server.env, tmp_path,
-                               notebooks=("access_analytics.ipynb",))
+    report = execute_notebooks(
+        sys.executable,
+        server.root,
+        server.url,
+        server.token,
+        server.env,
+        tmp_path,
+        notebooks=("access_analytics.ipynb",),
+    )
     entry = report["access_analytics.ipynb"]
     assert problems(entry) == []
     assert "'postgresql'" in text_of(cell_with(entry, "engine.dialect.name"))

@@ -23,9 +23,17 @@ TIMEOUT_MS = 60_000
 SIDEBAR = "#scout-datasets"
 ROWS = f"{SIDEBAR} .scout-Dataset"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-NINE = ["gold/basket_patterns", "gold/demographics", "gold/product_mix", "gold/request_behavior",
-        "gold/substitution_flows", "gold/txn_daily", "platinum/customer_segments",
-        "platinum/features_sales_7d", "platinum/store_perf"]
+NINE = [
+    "gold/basket_patterns",
+    "gold/demographics",
+    "gold/product_mix",
+    "gold/request_behavior",
+    "gold/substitution_flows",
+    "gold/txn_daily",
+    "platinum/customer_segments",
+    "platinum/features_sales_7d",
+    "platinum/store_perf",
+]
 SETTINGS = ("scout-jupyter", "plugin.jupyterlab-settings")
 REFRESH_SECONDS = 1
 
@@ -41,8 +49,10 @@ def wait_for(page, condition: str, what: str, arg=None) -> None:
     except PlaywrightTimeout:
         shown = page.evaluate(f"() => document.querySelector('{SIDEBAR}')?.innerText ?? 'no sidebar'")
         toasts = page.evaluate("() => [...document.querySelectorAll('.Toastify__toast')].map(t => t.innerText)")
-        pytest.fail(f"{what} not seen within {TIMEOUT_MS / 1000:.0f} s; sidebar: {shown[:600]!r}; "
-                    f"notifications: {toasts}; page errors: {page.page_errors}")
+        pytest.fail(
+            f"{what} not seen within {TIMEOUT_MS / 1000:.0f} s; sidebar: {shown[:600]!r}; "
+            f"notifications: {toasts}; page errors: {page.page_errors}"
+        )
 
 
 def shot(page, name: str, selector: str | None = None) -> Path:
@@ -83,9 +93,14 @@ def page(lab_server, tmp_path_factory):
     settings.write_text(json.dumps({"refreshInterval": REFRESH_SECONDS}))
     with chromium_page(tmp_path_factory.mktemp("sidebar")) as page:
         page.manifest_requests = []
-        page.on("response", lambda r: page.manifest_requests.append(
-            (r.request.method, r.request.headers.get("if-none-match"), r.status)) if r.url.split("?")[0].endswith(
-            "/scout/api/manifest") else None)
+        page.on(
+            "response",
+            lambda r: (
+                page.manifest_requests.append((r.request.method, r.request.headers.get("if-none-match"), r.status))
+                if r.url.split("?")[0].endswith("/scout/api/manifest")
+                else None
+            ),
+        )
         # a workspace of its own, reset: no notebook left open by other tests of the session
         page.goto(lab_server.lab_url("lab/workspaces/sidebar-tests") + "&reset")
         page.locator(".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click()
@@ -129,13 +144,15 @@ def test_keyboard_moves_between_rows(page):
     focused = page.evaluate("() => document.activeElement?.dataset?.datasetId")
     assert focused == page.locator(ROWS).nth(1).get_attribute("data-dataset-id")
     page.keyboard.press("End")
-    assert page.evaluate("() => document.activeElement?.dataset?.datasetId") == \
-        page.locator(ROWS).last.get_attribute("data-dataset-id")
+    assert page.evaluate("() => document.activeElement?.dataset?.datasetId") == page.locator(ROWS).last.get_attribute(
+        "data-dataset-id"
+    )
 
 
 def test_auto_refresh_polls_with_if_none_match_and_gets_304(page):
-    deadline_check = ("() => performance.getEntriesByType('resource')"
-                      ".filter(e => e.name.includes('/scout/api/manifest')).length >= 3")
+    deadline_check = (
+        "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/scout/api/manifest')).length >= 3"
+    )
     wait_for(page, deadline_check, "three manifest polls")
     conditional = [(method, status) for method, etag, status in page.manifest_requests if etag]
     assert conditional, page.manifest_requests
@@ -148,9 +165,12 @@ def test_load_inserts_and_runs_the_cell_and_shows_the_frame(page, lab_server):
     row(page, "gold/product_mix").locator("button", has_text="Load").click()
     cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="%scout load gold/product_mix")
     frame = cell.locator(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")
-    wait_for(page, f"""() => !!document.querySelector(
+    wait_for(
+        page,
+        f"""() => !!document.querySelector(
         "{NOTEBOOK} .jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")""",
-             "the product_mix frame in the new notebook")
+        "the product_mix frame in the new notebook",
+    )
     source = cell.locator(".jp-InputArea-editor").inner_text()
     assert "%load_ext scout_jupyter" in source  # a fresh kernel had not loaded it
     first_column = lab_server.manifest()["datasets"]["gold/product_mix"]["schema"]["fields"][0]["name"]
@@ -162,19 +182,27 @@ def test_load_inserts_and_runs_the_cell_and_shows_the_frame(page, lab_server):
 
     # the kernel now has the extension: the next Load is one line
     row(page, "gold/demographics").locator("button", has_text="Load").click()
-    wait_for(page, f"""() => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")]
+    wait_for(
+        page,
+        f"""() => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")]
         .some(c => c.innerText.includes('%scout load gold/demographics')
-                   && !!c.querySelector('table.dataframe'))""", "the demographics frame")
+                   && !!c.querySelector('table.dataframe'))""",
+        "the demographics frame",
+    )
     second = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="%scout load gold/demographics")
     assert second.locator(".jp-InputArea-editor").inner_text().strip() == "%scout load gold/demographics"
 
 
 def test_open_dataset_browser_inserts_and_runs_scout_browse(page):
     run_command(page, "Scout: Open dataset browser")
-    wait_for(page, f"""() => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")]
+    wait_for(
+        page,
+        f"""() => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")]
         .some(c => c.innerText.includes('scout.browse()')
                    && /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt')?.innerText ?? '')
-                   && !!c.querySelector('.jp-OutputArea-output'))""", "scout.browse() run with an output")
+                   && !!c.querySelector('.jp-OutputArea-output'))""",
+        "scout.browse() run with an output",
+    )
     cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="scout.browse()")
     assert cell.locator(".jp-InputArea-editor").inner_text().strip() == "import scout_jupyter as scout\nscout.browse()"
     assert "Traceback" not in cell.locator(".jp-OutputArea").inner_text()
@@ -183,8 +211,7 @@ def test_open_dataset_browser_inserts_and_runs_scout_browse(page):
 def test_preview_shows_rows_and_the_typed_schema(page, lab_server):
     row(page, "gold/product_mix").locator("button", has_text="Preview").click()
     table = page.locator(".scout-Preview-table")
-    wait_for(page, "() => document.querySelectorAll('.scout-Preview-table tbody tr').length === 50",
-             "50 preview rows")
+    wait_for(page, "() => document.querySelectorAll('.scout-Preview-table tbody tr').length === 50", "50 preview rows")
     headers = [h.split() for h in table.locator("thead th").all_inner_texts()[1:]]
     fields = lab_server.manifest()["datasets"]["gold/product_mix"]["schema"]["fields"]
     assert headers == [[f["name"], f["type"]] for f in fields]
@@ -194,16 +221,23 @@ def test_preview_shows_rows_and_the_typed_schema(page, lab_server):
 
 def test_copy_code_says_what_it_copied(page):
     row(page, "gold/txn_daily").locator("button[aria-label^='Copy code']").click()
-    wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
-        .some(t => t.innerText.includes('Code that loads gold/txn_daily copied'))""", "the copy-code notification")
+    wait_for(
+        page,
+        """() => [...document.querySelectorAll('.Toastify__toast')]
+        .some(t => t.innerText.includes('Code that loads gold/txn_daily copied'))""",
+        "the copy-code notification",
+    )
 
 
 def test_copy_signed_url_says_when_it_expires(page):
     row(page, "gold/txn_daily").locator("button[aria-label^='Copy a signed URL']").click()
-    wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
+    wait_for(
+        page,
+        """() => [...document.querySelectorAll('.Toastify__toast')]
         .some(t => /Signed URL of gold\\/txn_daily copied: expires in 1 h \\(\\d\\d:\\d\\d UTC\\)/
                    .test(t.innerText))""",
-             "the signed-URL notification with its expiry")
+        "the signed-URL notification with its expiry",
+    )
 
 
 def run_command(page, label: str) -> None:
@@ -220,8 +254,12 @@ def test_publish_from_the_palette_ends_in_success(page):
     dialog.locator("input[data-dataset-id='gold/demographics']").check()
     shot(page, "publish-dialog", ".jp-Dialog-content")
     dialog.locator("button", has_text="Publish").click()
-    wait_for(page, """() => [...document.querySelectorAll('.Toastify__toast')]
-        .some(t => t.innerText.includes('Published 1 dataset'))""", "the publish success notification")
+    wait_for(
+        page,
+        """() => [...document.querySelectorAll('.Toastify__toast')]
+        .some(t => t.innerText.includes('Published 1 dataset'))""",
+        "the publish success notification",
+    )
     shot(page, "publish-success")
 
 
@@ -231,21 +269,24 @@ def test_the_panel_renders_in_the_dark_theme(page):
     page.click(".lm-Menu-itemLabel:text-is('JupyterLab Dark')")
     try:
         wait_for(page, "() => document.body.dataset.jpThemeLight === 'false'", "the dark theme")
-        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click() \
-            if not page.locator(SIDEBAR).is_visible() else None
+        page.locator(".jp-SideBar .lm-TabBar-tab[data-id='scout-datasets']").click() if not page.locator(
+            SIDEBAR
+        ).is_visible() else None
         colours = page.evaluate(f"""() => {{
             const style = el => getComputedStyle(document.querySelector(el));
             return {{background: style('{SIDEBAR}').backgroundColor,
                      text: style('{ROWS} .scout-Dataset-name').color,
                      badge: style('{ROWS} .scout-Badge').backgroundColor}};
         }}""")
+
         def luminance(rgb: str) -> float:
-            return sum(int(v) for v in rgb[rgb.index("(") + 1:-1].split(",")[:3]) / 3
+            return sum(int(v) for v in rgb[rgb.index("(") + 1 : -1].split(",")[:3]) / 3
 
         assert luminance(colours["background"]) < 80 < luminance(colours["text"]), colours
         # the theme's stylesheet swaps in over a few frames: let two frames pass, whole page first
         page.wait_for_function(
-            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+        )
         shot(page, "lab-dark")
         shot(page, "sidebar-dark", SIDEBAR)
     finally:  # the lab server is shared: leave it in the light theme

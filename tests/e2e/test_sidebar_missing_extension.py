@@ -26,8 +26,9 @@ def lab_without_server_extension(tmp_path):
     log_path = root / "lab.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = LabServer(root=root, store=root / "store", port=port, token=token, process=process,
-                       log_path=log_path, demo_report={})
+    server = LabServer(
+        root=root, store=root / "store", port=port, token=token, process=process, log_path=log_path, demo_report={}
+    )
     try:
         wait_until_serving(server)
         assert server.api("GET", "scout/api/datasets").status_code == 404  # really disabled

@@ -42,24 +42,41 @@ STARTED = f"""() => [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-Inpu
 
 
 def notebook_json(cells: list[str]) -> dict:
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {
-        "name": "python3", "display_name": "Python 3", "language": "python"}},
-        "cells": [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "execution_count": None, "outputs": [],
-                   "source": source} for i, source in enumerate(cells)]}
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"c{i}",
+                "metadata": {},
+                "execution_count": None,
+                "outputs": [],
+                "source": source,
+            }
+            for i, source in enumerate(cells)
+        ],
+    }
 
 
 def open_and_run(page, server, name: str, cells: list[str]) -> None:
     """Write the notebook, open it in JupyterLab, run all its cells and wait for the run to end."""
-    answer = server.api("PUT", f"api/contents/{name}", json={"type": "notebook", "format": "json",
-                                                             "content": notebook_json(cells)})
+    answer = server.api(
+        "PUT", f"api/contents/{name}", json={"type": "notebook", "format": "json", "content": notebook_json(cells)}
+    )
     assert answer.status_code in (200, 201), answer.text
     # a workspace of its own: JupyterLab would otherwise reopen the previous scenario's notebooks
     workspace = name.removesuffix(".ipynb")
     page.goto(server.lab_url(f"lab/workspaces/{workspace}/tree/{name}") + "&reset")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-CodeCell")
-    wait_for(page, f"""() => document.querySelectorAll('.jp-NotebookPanel').length === 1 &&
+    wait_for(
+        page,
+        f"""() => document.querySelectorAll('.jp-NotebookPanel').length === 1 &&
              document.querySelector('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')?.textContent
-             .includes({json.dumps(name)})""", f"{name} open alone")
+             .includes({json.dumps(name)})""",
+        f"{name} open alone",
+    )
     wait_for(page, KERNEL_IDLE, "an idle kernel")
     run_all(page)
 
@@ -90,8 +107,12 @@ def kernel_of(server, name: str) -> KernelChannel:
     return channel
 
 
-WIDGET_ERRORS = ("Failed to create view", "Error displaying widget", "model not found",
-                 "Click to show javascript error")
+WIDGET_ERRORS = (
+    "Failed to create view",
+    "Error displaying widget",
+    "model not found",
+    "Click to show javascript error",
+)
 
 
 def assert_widgets_rendered(page) -> None:
@@ -114,20 +135,30 @@ def test_browse_filter_and_load(lab_server, tmp_path):
     with chromium_page(tmp_path) as page:
         open_and_run(page, lab_server, "widgets-browse.ipynb", ["import scout_jupyter as scout\nscout.browse()"])
         page.wait_for_selector(f"{BROWSER} tr.scout-row")
-        wait_for(page, f"() => document.querySelector('{BROWSER} .scout-count')?.textContent === '9 of 9 datasets'",
-                 "all nine datasets listed")
+        wait_for(
+            page,
+            f"() => document.querySelector('{BROWSER} .scout-count')?.textContent === '9 of 9 datasets'",
+            "all nine datasets listed",
+        )
         shoot(page, "browser")
         page.locator(f"{BROWSER} input[type=search]").type("txn", delay=50)  # as a user types
-        wait_for(page, f"() => document.querySelector('{BROWSER} .scout-count')?.textContent === '1 of 9 datasets'",
-                 "the filter leaving one dataset")
+        wait_for(
+            page,
+            f"() => document.querySelector('{BROWSER} .scout-count')?.textContent === '1 of 9 datasets'",
+            "the filter leaving one dataset",
+        )
         visible = page.locator(f"{BROWSER} tr.scout-row")
         expect_count(visible, 1, "rows left by the filter")
         assert visible.get_attribute("data-id") == "gold/txn_daily"
         visible.locator("button[data-action=load]").click()
         rows = lab_server.manifest()["datasets"]["gold/txn_daily"]["row_count"]
         summary = "txn_daily = gold/txn_daily"
-        wait_for(page, f"""() => [...document.querySelectorAll('{BROWSER} tr.scout-detail .scout-ok')]
-                 .some(e => e.textContent.startsWith('{summary}'))""", "the load summary")
+        wait_for(
+            page,
+            f"""() => [...document.querySelectorAll('{BROWSER} tr.scout-detail .scout-ok')]
+                 .some(e => e.textContent.startsWith('{summary}'))""",
+            "the load summary",
+        )
         text = page.locator(f"{BROWSER} tr.scout-detail .scout-ok").inner_text()
         assert f"{rows:,} rows ×" in text and ("from network" in text or "from cache" in text), text
         expect_count(page.locator(f"{BROWSER} tr[data-id='gold/txn_daily'] td.scout-cached"), 1, "the cached mark")
@@ -163,14 +194,20 @@ def test_publish_shows_progress_then_done(lab_server, tmp_path):
                 }
             }).observe(document, {subtree: true, childList: true, characterData: true});
         })()""")
-        open_and_run(page, lab_server, "widgets-publish.ipynb", ["%load_ext scout_jupyter\n"
-                                                                 "%scout publish gold/demographics"])
-        wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
-                       "?.startsWith('Published: ')", "the publish summary")
+        open_and_run(
+            page, lab_server, "widgets-publish.ipynb", ["%load_ext scout_jupyter\n%scout publish gold/demographics"]
+        )
+        wait_for(
+            page,
+            f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
+            "?.startsWith('Published: ')",
+            "the publish summary",
+        )
         states = page.evaluate("() => window.__scoutStates")
         assert states[0] in ("queued", "running") and states[-1] == "succeeded", states
-        expect_text(page.locator(f"{PANEL} .scout-publish tr[data-id='gold/demographics']"), "succeeded",
-                    "the dataset's row")
+        expect_text(
+            page.locator(f"{PANEL} .scout-publish tr[data-id='gold/demographics']"), "succeeded", "the dataset's row"
+        )
         shoot(page, "publish")
         assert not page.page_errors, page.page_errors
 
@@ -184,11 +221,18 @@ def test_publish_checklist_start(lab_server, tmp_path):
         shoot(page, "publish-checklist")
         panel.locator("button", has_text="Select none").click()
         panel.locator(".scout-checklist label", has_text="platinum/store_perf").locator("input").check()
-        wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-muted')?.textContent"
-                       " === '1 of 9 selected'", "one dataset selected")
+        wait_for(
+            page,
+            f"() => document.querySelector('{PANEL} .scout-publish .scout-muted')?.textContent === '1 of 9 selected'",
+            "one dataset selected",
+        )
         panel.locator("button", has_text="Start publish").click()
-        wait_for(page, f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
-                       "?.startsWith('Published: ')", "the publish summary")
+        wait_for(
+            page,
+            f"() => document.querySelector('{PANEL} .scout-publish .scout-summary')?.textContent"
+            "?.startsWith('Published: ')",
+            "the publish summary",
+        )
         expect_count(panel.locator("tr.scout-row"), 1, "rows of the job")
         expect_count(panel.locator("tr[data-id='platinum/store_perf']"), 1, "the chosen dataset's row")
         shoot(page, "publish-started-from-checklist")
@@ -199,8 +243,11 @@ def test_analytics_draws_a_plotly_chart(lab_server, tmp_path):
     lab_server.api("GET", "scout/api/dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"})
     with chromium_page(tmp_path) as page:
         open_and_run(page, lab_server, "widgets-analytics.ipynb", ["%load_ext scout_jupyter\n%scout analytics"])
-        wait_for(page, f"() => document.querySelectorAll('{PANEL} .js-plotly-plot .trace.bars .point').length > 0",
-                 "plotly bars")
+        wait_for(
+            page,
+            f"() => document.querySelectorAll('{PANEL} .js-plotly-plot .trace.bars .point').length > 0",
+            "plotly bars",
+        )
         svg_texts = "selector => [...document.querySelectorAll(selector)].map(e => e.textContent)"
         titles = page.evaluate(svg_texts, f"{PANEL} .js-plotly-plot .annotation-text")
         assert "Requests per day, by dataset" in titles and "Top users (requests)" in titles
@@ -215,16 +262,26 @@ def test_markup_in_a_manifest_shows_as_text(lab_server, tmp_path):
     dialogs: list[str] = []
     with chromium_page(tmp_path) as page:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        open_and_run(page, lab_server, "widgets-evil.ipynb", [
-            "import scout_jupyter as scout\nfrom scout_jupyter.widgets import DatasetBrowser\n"
-            f"DatasetBrowser(scout.connect(storage_url={store.url!r}, set_default=False))"])
+        open_and_run(
+            page,
+            lab_server,
+            "widgets-evil.ipynb",
+            [
+                "import scout_jupyter as scout\nfrom scout_jupyter.widgets import DatasetBrowser\n"
+                f"DatasetBrowser(scout.connect(storage_url={store.url!r}, set_default=False))"
+            ],
+        )
         page.wait_for_selector(f"{BROWSER} tr[data-id='gold/txn_daily']")
         cell = page.locator(f"{BROWSER} tr[data-id='gold/txn_daily'] td.scout-desc")
         expect_text(cell, EVIL, "the description, as text")
         assert cell.inner_text() == EVIL
         cell.click()  # the expanded description, too
-        wait_for(page, f"() => document.querySelector('{BROWSER} tr.scout-detail .scout-detail-desc')?.textContent "
-                       f"=== {json.dumps(EVIL)}", "the expanded description")
+        wait_for(
+            page,
+            f"() => document.querySelector('{BROWSER} tr.scout-detail .scout-detail-desc')?.textContent "
+            f"=== {json.dumps(EVIL)}",
+            "the expanded description",
+        )
         assert page.locator(f"{PANEL} .scout-browser img").count() == 0
         shoot(page, "browser-markup-as-text")
         assert dialogs == [] and not page.page_errors, (dialogs, page.page_errors)

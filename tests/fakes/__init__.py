@@ -77,8 +77,9 @@ class LoopbackWSGIServer:
 
     def start(self):
         self._server = make_server("127.0.0.1", 0, self.wsgi_app, threaded=True, request_handler=_QuietHandler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
-                         daemon=True, name=self.name).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True, name=self.name
+        ).start()
         return self
 
     def stop(self) -> None:

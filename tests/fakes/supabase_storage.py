@@ -91,8 +91,15 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
 
     name = "fake-supabase-storage"
 
-    def __init__(self, *, clock=None, mount: str = "", buckets=("scout",), jwt_secret: str = DEMO_JWT_SECRET,
-                 file_size_limit: int | None = None):
+    def __init__(
+        self,
+        *,
+        clock=None,
+        mount: str = "",
+        buckets=("scout",),
+        jwt_secret: str = DEMO_JWT_SECRET,
+        file_size_limit: int | None = None,
+    ):
         super().__init__()
         self.clock = clock or SYSTEM_CLOCK
         self.mount = mount.rstrip("/")
@@ -106,8 +113,7 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
         self.anon_key = self._api_key("anon")
 
     def _api_key(self, role: str) -> str:
-        return jwt.encode({"iss": "supabase-demo", "role": role, "exp": 1983812996}, self.jwt_secret,
-                          algorithm="HS256")
+        return jwt.encode({"iss": "supabase-demo", "role": role, "exp": 1983812996}, self.jwt_secret, algorithm="HS256")
 
     # --- test helpers -------------------------------------------------------------------------
     @property
@@ -134,8 +140,9 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
     # --- WSGI ---------------------------------------------------------------------------------
     def wsgi_app(self, environ, start_response):
         req = Request(environ)
-        self.requests.append({"method": req.method, "path": req.path, "args": dict(req.args),
-                              "headers": dict(req.headers)})
+        self.requests.append(
+            {"method": req.method, "path": req.path, "args": dict(req.args), "headers": dict(req.headers)}
+        )
         kind = self.faults.take(req.method)
         if kind in ("503", "429", "db503", "drop"):
             drain(req.stream)
@@ -155,18 +162,27 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
     @staticmethod
     def _fault_answer(kind: str, environ) -> Response:
         if kind == "503":
-            return Response("upstream connect error or disconnect/reset before headers", 503,
-                            content_type="text/plain")
+            return Response("upstream connect error or disconnect/reset before headers", 503, content_type="text/plain")
         if kind == "429":
-            body = {"statusCode": "429", "error": "too_many_requests", "message": "Too many requests",
-                    "code": "SlowDown"}
+            body = {
+                "statusCode": "429",
+                "error": "too_many_requests",
+                "message": "Too many requests",
+                "code": "SlowDown",
+            }
             response = _json(body, 429)
             response.headers["Retry-After"] = "1"
             return response
         if kind == "db503":
-            return _json(StorageFault(503, "DatabaseConnectionLimit", "The database has reached its maximum "
-                                      "number of connections. Please try again later.",
-                                      "DatabaseConnectionLimit").body, 400)
+            return _json(
+                StorageFault(
+                    503,
+                    "DatabaseConnectionLimit",
+                    "The database has reached its maximum number of connections. Please try again later.",
+                    "DatabaseConnectionLimit",
+                ).body,
+                400,
+            )
         drop_connection(environ)
         return Response(b"", 500)
 
@@ -187,11 +203,12 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
         if self.mount:
             if not path.startswith(self.mount + "/"):
                 return _json({"message": "no Route matched with those values"}, 404)
-            path = path[len(self.mount):]
+            path = path[len(self.mount) :]
         if not path.startswith("/object/"):
-            return _json({"statusCode": 404, "error": "Not Found",
-                          "message": f"Route {req.method}:{path} not found"}, 404)
-        head, _, rest = path[len("/object/"):].partition("/")
+            return _json(
+                {"statusCode": 404, "error": "Not Found", "message": f"Route {req.method}:{path} not found"}, 404
+            )
+        head, _, rest = path[len("/object/") :].partition("/")
         if head == "sign" and req.method == "GET":
             return self._signed_download(req, rest)
         service = self._is_service(req)
@@ -243,8 +260,13 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
     # --- objects ------------------------------------------------------------------------------
     def _serve(self, req: Request, obj: StoredObject, download: str | None = None) -> Response:
         etag = f'"{obj.md5}"'
-        headers = {"ETag": etag, "Last-Modified": http_date(obj.updated), "Cache-Control": "max-age=3600",
-                   "Accept-Ranges": "bytes", "Content-Type": obj.content_type}
+        headers = {
+            "ETag": etag,
+            "Last-Modified": http_date(obj.updated),
+            "Cache-Control": "max-age=3600",
+            "Accept-Ranges": "bytes",
+            "Content-Type": obj.content_type,
+        }
         if download is not None:
             headers["Content-Disposition"] = f'attachment; filename="{download}"'
         wanted = [tag.strip() for tag in req.headers.get("If-None-Match", "").split(",")]
@@ -255,7 +277,7 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
             span = req.range.range_for_length(len(data)) if req.range else None
             if span is None:
                 raise StorageFault(400, "invalid_range", "invalid range provided", "InvalidRange")
-            data, status = data[span[0]:span[1]], 206
+            data, status = data[span[0] : span[1]], 206
             headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{len(obj.data)}"
         return Response(data, status, headers)
 
@@ -273,8 +295,9 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
             raise StorageFault(409, "Duplicate", "The resource already exists", "KeyAlreadyExists")
         data, content_type = self._read_upload(req)
         if self.file_size_limit is not None and len(data) > self.file_size_limit:
-            raise StorageFault(413, "Payload too large", "The object exceeded the maximum allowed size",
-                               "EntityTooLarge")
+            raise StorageFault(
+                413, "Payload too large", "The object exceeded the maximum allowed size", "EntityTooLarge"
+            )
         if corrupt and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         now = self.clock.time()
@@ -283,8 +306,14 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
             previous = objects.get(key)
             if previous is not None and not upsert:
                 raise StorageFault(409, "Duplicate", "The resource already exists", "KeyAlreadyExists")
-            obj = StoredObject(data, content_type, previous.id if previous else str(uuid.uuid4()),
-                               str(uuid.uuid4()), previous.created if previous else now, now)
+            obj = StoredObject(
+                data,
+                content_type,
+                previous.id if previous else str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                previous.created if previous else now,
+                now,
+            )
             objects[key] = obj
         return _json({"Key": f"{bucket}/{key}", "Id": obj.id})
 
@@ -310,17 +339,38 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
         if not service:
             raise StorageFault(*NOT_FOUND)
         obj = self._object(bucket, key)
-        return {"id": obj.id, "name": key, "version": obj.version, "bucket_id": bucket, "size": len(obj.data),
-                "content_type": obj.content_type, "cache_control": "max-age=3600", "etag": f'"{obj.md5}"',
-                "metadata": {}, "last_modified": _iso(obj.updated), "created_at": _iso(obj.created)}
+        return {
+            "id": obj.id,
+            "name": key,
+            "version": obj.version,
+            "bucket_id": bucket,
+            "size": len(obj.data),
+            "content_type": obj.content_type,
+            "cache_control": "max-age=3600",
+            "etag": f'"{obj.md5}"',
+            "metadata": {},
+            "last_modified": _iso(obj.updated),
+            "created_at": _iso(obj.created),
+        }
 
     @staticmethod
     def _file_entry(name: str, obj: StoredObject) -> dict:
-        return {"name": name, "id": obj.id, "updated_at": _iso(obj.updated), "created_at": _iso(obj.created),
-                "last_accessed_at": _iso(obj.updated),
-                "metadata": {"eTag": f'"{obj.md5}"', "size": len(obj.data), "mimetype": obj.content_type,
-                             "cacheControl": "max-age=3600", "lastModified": _iso(obj.updated),
-                             "contentLength": len(obj.data), "httpStatusCode": 200}}
+        return {
+            "name": name,
+            "id": obj.id,
+            "updated_at": _iso(obj.updated),
+            "created_at": _iso(obj.created),
+            "last_accessed_at": _iso(obj.updated),
+            "metadata": {
+                "eTag": f'"{obj.md5}"',
+                "size": len(obj.data),
+                "mimetype": obj.content_type,
+                "cacheControl": "max-age=3600",
+                "lastModified": _iso(obj.updated),
+                "contentLength": len(obj.data),
+                "httpStatusCode": 200,
+            },
+        }
 
     def _list(self, req: Request, bucket: str, service: bool) -> Response:
         body = self._body(req)
@@ -347,10 +397,22 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
             rows.sort(key=lambda r: (r[1] is None, getattr(r[1], attr, 0.0), r[0]), reverse=descending)
         else:
             rows.sort(key=lambda r: r[0], reverse=descending)
-        page = rows[offset:offset + limit]
-        return _json([self._file_entry(name, obj) if obj is not None else
-                      {"name": name, "id": None, "updated_at": None, "created_at": None,
-                       "last_accessed_at": None, "metadata": None} for name, obj in page])
+        page = rows[offset : offset + limit]
+        return _json(
+            [
+                self._file_entry(name, obj)
+                if obj is not None
+                else {
+                    "name": name,
+                    "id": None,
+                    "updated_at": None,
+                    "created_at": None,
+                    "last_accessed_at": None,
+                    "metadata": None,
+                }
+                for name, obj in page
+            ]
+        )
 
     def _delete(self, req: Request, bucket: str, key: str, service: bool) -> Response:
         if not key:
@@ -386,8 +448,11 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
 
     def _signed_url(self, bucket: str, key: str, expires_in: int) -> str:
         now = int(self.clock.time())
-        token = jwt.encode({"url": f"{bucket}/{key}", "scope": "download", "iat": now, "exp": now + expires_in},
-                           self.jwt_secret, algorithm="HS256")
+        token = jwt.encode(
+            {"url": f"{bucket}/{key}", "scope": "download", "iat": now, "exp": now + expires_in},
+            self.jwt_secret,
+            algorithm="HS256",
+        )
         return f"/object/sign/{bucket}/{key}?token={token}"  # the key is not URL-encoded, as observed
 
     def _sign(self, req: Request, rest: str, service: bool) -> Response:
@@ -405,9 +470,14 @@ class FakeSupabaseStorage(LoopbackWSGIServer):
         with self._lock:
             objects = self._buckets.get(bucket, {}) if service else {}
             found = [isinstance(p, str) and p in objects for p in paths]
-        return _json([{"error": None, "path": p, "signedURL": self._signed_url(bucket, p, expires_in)} if ok else
-                      {"error": BATCH_MISSING, "path": p, "signedURL": None}
-                      for p, ok in zip(paths, found, strict=True)])
+        return _json(
+            [
+                {"error": None, "path": p, "signedURL": self._signed_url(bucket, p, expires_in)}
+                if ok
+                else {"error": BATCH_MISSING, "path": p, "signedURL": None}
+                for p, ok in zip(paths, found, strict=True)
+            ]
+        )
 
     def _signed_download(self, req: Request, rest: str) -> Response:
         token = req.args.get("token")

@@ -66,7 +66,7 @@ class UserSession:
         run = self.run(f"{code}\nimport json as _json\nprint({MARK!r} + _json.dumps({expression}))")
         assert not run.errors and run.reply.get("status") == "ok", run.describe()
         line = next(line for line in run.text().splitlines() if line.startswith(MARK))
-        return json.loads(line[len(MARK):])
+        return json.loads(line[len(MARK) :])
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Call the Scout service through the hub's proxy with this user's token."""
@@ -101,9 +101,11 @@ def access_rows(hub: Hub, **where: Any) -> list[dict[str, Any]]:
 def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, users):
     """Row 30, first half: each kernel loads gold/txn_daily through the service; the log names both."""
     for name, session in users.items():
-        got = session.probe("import os, scout_jupyter as scout\ndf = scout.load('gold/txn_daily')",
-                            "{'rows': len(df), 'revenue': float(df['revenue'].sum()), "
-                            "'mode': scout.connect(set_default=False).mode, 'api': os.environ.get('SCOUT_API_URL')}")
+        got = session.probe(
+            "import os, scout_jupyter as scout\ndf = scout.load('gold/txn_daily')",
+            "{'rows': len(df), 'revenue': float(df['revenue'].sum()), "
+            "'mode': scout.connect(set_default=False).mode, 'api': os.environ.get('SCOUT_API_URL')}",
+        )
         assert got == {"rows": 3, "revenue": 4110.75, "mode": "proxy", "api": jupyterhub.service_url}, name
     signers = {row["user"] for row in access_rows(jupyterhub, action="sign", status=200)}
     assert signers == {"alice", "bob"}
@@ -111,8 +113,11 @@ def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, u
     assert anonymous.status_code == 403 and "signed_url" not in anonymous.text
     assert anonymous.json()["message"].startswith("Access denied: no hub login or token with access to the Scout")
     # the hub's public host name, not only loopback, reaches the service through the proxy
-    public = requests.get(f"{jupyterhub.service_url}scout/api/datasets", timeout=30,
-                          headers={**users["bob"].headers, "Host": f"hub.example.test:{jupyterhub.port}"})
+    public = requests.get(
+        f"{jupyterhub.service_url}scout/api/datasets",
+        timeout=30,
+        headers={**users["bob"].headers, "Host": f"hub.example.test:{jupyterhub.port}"},
+    )
     assert public.status_code == 200, public.text
     # signed URLs point through the hub's proxy, where the kernel reached the service
     url = users["bob"].probe("import scout_jupyter as scout", "scout.signed_url('gold/txn_daily', ttl=60)")
@@ -121,26 +126,35 @@ def test_both_users_load_through_the_service_under_their_own_names(jupyterhub, u
     listed = users["alice"].run("%load_ext scout_jupyter\n%scout ls")
     assert not listed.errors and "gold/txn_daily" in listed.text() + listed.data(), listed.describe()
     # the sidebar and widgets call their own server, which relays to the service with its hub token
-    relayed = requests.get(f"{jupyterhub.url}/user/alice/scout/api/datasets", headers=users["alice"].headers,
-                           timeout=30)
+    relayed = requests.get(
+        f"{jupyterhub.url}/user/alice/scout/api/datasets", headers=users["alice"].headers, timeout=30
+    )
     assert relayed.status_code == 200 and [d["id"] for d in relayed.json()["datasets"]] == ["gold/txn_daily"]
-    refused = requests.post(f"{jupyterhub.url}/user/bob/scout/api/publish", headers=users["bob"].headers,
-                            json={"datasets": None}, timeout=30)
+    refused = requests.post(
+        f"{jupyterhub.url}/user/bob/scout/api/publish",
+        headers=users["bob"].headers,
+        json={"datasets": None},
+        timeout=30,
+    )
     assert refused.status_code == 403 and refused.json()["message"].startswith("Access denied: bob may not publish")
     # analytics by user: one dataset, two distinct users
-    rows = users["alice"].probe("import scout_jupyter as scout\na = scout.analytics(1)",
-                                "a[a['dataset_id'] == 'gold/txn_daily']['unique_users'].tolist()")
+    rows = users["alice"].probe(
+        "import scout_jupyter as scout\na = scout.analytics(1)",
+        "a[a['dataset_id'] == 'gold/txn_daily']['unique_users'].tolist()",
+    )
     assert rows == [2]
 
 
 def test_one_users_exhausted_rate_limit_does_not_limit_another(jupyterhub, users):
     """Row 30, second half: alice signs until refused; bob still signs at once."""
     assert RATE_LIMIT == "5/minute"
-    code = ("import scout_jupyter as scout\nfrom scout_jupyter.errors import RateLimited\n"
-            "c = scout.connect(max_retry_after=0, set_default=False)\nsigned, limited = 0, None\n"
-            "for _ in range(20):\n"
-            "    try:\n        c.signed_url('gold/txn_daily', ttl=60)\n        signed += 1\n"
-            "    except RateLimited as exc:\n        limited = str(exc)\n        break\n")
+    code = (
+        "import scout_jupyter as scout\nfrom scout_jupyter.errors import RateLimited\n"
+        "c = scout.connect(max_retry_after=0, set_default=False)\nsigned, limited = 0, None\n"
+        "for _ in range(20):\n"
+        "    try:\n        c.signed_url('gold/txn_daily', ttl=60)\n        signed += 1\n"
+        "    except RateLimited as exc:\n        limited = str(exc)\n        break\n"
+    )
     alice = users["alice"].probe(code, "{'signed': signed, 'limited': limited}")
     assert alice["limited"] and "Rate limit" in alice["limited"] and "\n" not in alice["limited"], alice
     assert alice["signed"] <= 5  # at most the limit (fewer: the loads before count too)
@@ -157,7 +171,8 @@ def test_publishing_needs_the_hub_permission(jupyterhub, users):
         "import scout_jupyter as scout\nfrom scout_jupyter.errors import AccessDenied\ntry:\n"
         "    scout.publish(['gold/txn_daily'])\n    refused = None\n"
         "except AccessDenied as exc:\n    refused = str(exc)",
-        "refused")
+        "refused",
+    )
     assert bob and bob.startswith("Access denied: bob may not publish") and "custom:scout:publish" in bob
     assert "\n" not in bob
     magic = users["bob"].run("%load_ext scout_jupyter\n%scout publish gold/txn_daily")
@@ -171,13 +186,21 @@ def test_publishing_needs_the_hub_permission(jupyterhub, users):
     assert users["alice"].api("GET", "scout/api/jobs").json() == {"jobs": []}  # bob started nothing
     assert users["bob"].api("GET", "scout/api/access/analytics").status_code == 403
 
-    status = users["alice"].probe("import scout_jupyter as scout\nst = scout.publish(['gold/txn_daily'])",
-                                  "{'state': st.state, 'datasets': [d['state'] for d in st.datasets]}")
+    status = users["alice"].probe(
+        "import scout_jupyter as scout\nst = scout.publish(['gold/txn_daily'])",
+        "{'state': st.state, 'datasets': [d['state'] for d in st.datasets]}",
+    )
     assert status == {"state": "succeeded", "datasets": ["succeeded"]}
     jobs = users["alice"].api("GET", "scout/api/jobs").json()["jobs"]
     assert [(job["state"], job["started_by"]) for job in jobs] == [("succeeded", "alice")]
-    poll(lambda: {("alice", "publish", 202), ("bob", "deny", 403)} <= {
-        (row["user"], row["action"], row["status"]) for row in access_rows(jupyterhub)}, "the publish rows", timeout=30)
+    poll(
+        lambda: (
+            {("alice", "publish", 202), ("bob", "deny", 403)}
+            <= {(row["user"], row["action"], row["status"]) for row in access_rows(jupyterhub)}
+        ),
+        "the publish rows",
+        timeout=30,
+    )
 
 
 def test_kernels_hold_no_storage_credential(jupyterhub, users):
@@ -185,8 +208,15 @@ def test_kernels_hold_no_storage_credential(jupyterhub, users):
     session = users["alice"]
     env = session.probe("import os", "dict(os.environ)")
     assert env["SCOUT_API_URL"] == jupyterhub.service_url and env.get("JUPYTERHUB_API_TOKEN")
-    leaked_names = {"SCOUT_STORAGE_URL", "SCOUT_ACCESS_LOG_URL", "SCOUT_SIGNING_KEY_FILE", "SCOUT_API_TOKEN",
-                    "SUPABASE_SERVICE_ROLE_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"} & set(env)
+    leaked_names = {
+        "SCOUT_STORAGE_URL",
+        "SCOUT_ACCESS_LOG_URL",
+        "SCOUT_SIGNING_KEY_FILE",
+        "SCOUT_API_TOKEN",
+        "SUPABASE_SERVICE_ROLE_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+    } & set(env)
     assert not leaked_names
     needles = {name: value.encode() for name, value in jupyterhub.secrets.items()}
     needles.update(store=jupyterhub.store_url.encode(), access_log=jupyterhub.access_log_url.encode())
@@ -214,7 +244,8 @@ def test_service_down_while_a_user_works(jupyterhub, users):
         offline = session.probe(
             "import warnings, scout_jupyter as scout\nwith warnings.catch_warnings(record=True) as caught:\n"
             "    warnings.simplefilter('always')\n    df = scout.connect().load('gold/txn_daily')",
-            "{'rows': len(df), 'warnings': [str(w.message) for w in caught]}")
+            "{'rows': len(df), 'warnings': [str(w.message) for w in caught]}",
+        )
         # what the sidebar reads: its server's relay answers 503 with the same one line
         relayed = requests.get(f"{jupyterhub.url}/user/alice/scout/api/datasets", headers=session.headers, timeout=60)
         if _service_pid(jupyterhub) is None:

@@ -26,16 +26,16 @@ async def fetch_error(jp_fetch, *parts: str, **kwargs: Any) -> tuple[int, dict, 
 
 
 async def sign(jp_fetch, dataset: str = "gold/txn_daily", ttl: str = "60", **params: str) -> dict:
-    return await fetch_json(jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": dataset, "ttl": ttl,
-                                                                               **params})
+    return await fetch_json(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": dataset, "ttl": ttl, **params}
+    )
 
 
 async def get_url(url: str, method: str = "GET", **kwargs: Any) -> HTTPResponse:
     """A request with no Jupyter credentials at all (a signed URL's own client)."""
     client = AsyncHTTPClient(force_instance=True)
     try:
-        return await client.fetch(url, method=method, raise_error=False, allow_nonstandard_methods=True,
-                                  **kwargs)
+        return await client.fetch(url, method=method, raise_error=False, allow_nonstandard_methods=True, **kwargs)
     finally:
         client.close()
 

@@ -22,15 +22,17 @@ def _check_breakdown(log: AccessLog) -> None:
         {"access_date": "2024-08-11", "outcome": "ok", "requests": 1},
     ]
     # the same rows as the analytics view: its total_requests, summed
-    assert sum(o["requests"] for o in found["outcomes"]) == sum(r["total_requests"] for r in log.analytics(
-        date(2024, 8, 10)))
+    assert sum(o["requests"] for o in found["outcomes"]) == sum(
+        r["total_requests"] for r in log.analytics(date(2024, 8, 10))
+    )
     users = {u["user"]: u for u in found["top_users"]}
     assert users[None] == {"user": None, "requests": 3, "bytes_served": 150, "datasets": 1}
     assert users["a"]["requests"] == 2 and users["c"]["datasets"] == 1
     assert found["top_users"][0]["user"] is None  # the most requests first
     assert [d["dataset_id"] for d in found["durations"]] == ["gold/txn_daily", "platinum/store_perf"]
     assert access_breakdown(log, date(2024, 8, 11))["outcomes"] == [
-        {"access_date": "2024-08-11", "outcome": "ok", "requests": 1}]
+        {"access_date": "2024-08-11", "outcome": "ok", "requests": 1}
+    ]
 
 
 def test_breakdown_on_sqlite(tmp_path):

@@ -15,8 +15,17 @@ T0 = datetime(2024, 8, 10, 2, 15, tzinfo=timezone.utc)
 
 
 def row(**changes) -> AccessRow:
-    values = dict(action="sign", status=200, accessed_at=T0, user="alice", dataset_id="gold/txn_daily", ttl=60,
-                  client_addr="127.0.0.1", user_agent="pytest", duration_ms=1.25)
+    values = dict(
+        action="sign",
+        status=200,
+        accessed_at=T0,
+        user="alice",
+        dataset_id="gold/txn_daily",
+        ttl=60,
+        client_addr="127.0.0.1",
+        user_agent="pytest",
+        duration_ms=1.25,
+    )
     values.update(changes)
     return AccessRow(**values)
 
@@ -65,8 +74,20 @@ def test_rows_are_written_escaped_and_complete(sqlite_log):
     assert len(stored["dataset_id"]) == 256
     assert stored["accessed_at"] == T0.replace(tzinfo=None)
     assert (stored["user"], stored["action"], stored["status"], stored["ttl"]) == ("alice", "sign", 200, 60)
-    assert set(stored) == {"id", "accessed_at", "user", "dataset_id", "action", "status", "error_code", "bytes",
-                           "duration_ms", "client_addr", "user_agent", "ttl"}
+    assert set(stored) == {
+        "id",
+        "accessed_at",
+        "user",
+        "dataset_id",
+        "action",
+        "status",
+        "error_code",
+        "bytes",
+        "duration_ms",
+        "client_addr",
+        "user_agent",
+        "ttl",
+    }
 
 
 def test_write_durable_resolves_after_commit(sqlite_log):
@@ -130,7 +151,8 @@ def test_write_durable_after_close_is_refused(tmp_path):
 def _analytics_fixture(log: AccessLog) -> None:
     day1, day2 = T0, T0 + timedelta(days=1)
     rows = [
-        row(accessed_at=day1, user="a"), row(accessed_at=day1, user="b"),
+        row(accessed_at=day1, user="a"),
+        row(accessed_at=day1, user="b"),
         row(accessed_at=day1, user="a", status=429, action="deny", error_code="rate_limited"),
         row(accessed_at=day1, user=None, action="download", bytes=100, ttl=None),
         row(accessed_at=day1, user=None, action="download", bytes=50, status=206, ttl=None),
@@ -146,10 +168,22 @@ def _analytics_fixture(log: AccessLog) -> None:
 def _check_analytics(log: AccessLog) -> None:
     found = log.analytics(date(2024, 8, 10))
     assert found == [
-        {"access_date": "2024-08-11", "dataset_id": "platinum/store_perf", "total_requests": 1, "unique_users": 1,
-         "success_rate_percent": 100.0, "bytes_served": 0},
-        {"access_date": "2024-08-10", "dataset_id": "gold/txn_daily", "total_requests": 6, "unique_users": 2,
-         "success_rate_percent": 66.67, "bytes_served": 150},
+        {
+            "access_date": "2024-08-11",
+            "dataset_id": "platinum/store_perf",
+            "total_requests": 1,
+            "unique_users": 1,
+            "success_rate_percent": 100.0,
+            "bytes_served": 0,
+        },
+        {
+            "access_date": "2024-08-10",
+            "dataset_id": "gold/txn_daily",
+            "total_requests": 6,
+            "unique_users": 2,
+            "success_rate_percent": 66.67,
+            "bytes_served": 150,
+        },
     ]
     assert [r["access_date"] for r in log.analytics(date(2024, 8, 11))] == ["2024-08-11"]
 
@@ -173,7 +207,8 @@ def test_postgres_schema_view_and_durable_writes(postgres_url):
         with log.engine.connect() as conn:
             total = conn.exec_driver_sql(
                 "SELECT dataset_id, SUM(total_requests) FROM scout.dataset_access_analytics "
-                "GROUP BY dataset_id ORDER BY dataset_id").all()
+                "GROUP BY dataset_id ORDER BY dataset_id"
+            ).all()
         assert total == [("gold/txn_daily", 6), ("platinum/store_perf", 1)]
         asyncio.run(log.write_durable(row(user="durable")))
         assert [r["user"] for r in all_rows(log)][-1] == "durable"
@@ -201,15 +236,18 @@ ORIGINAL_TROUBLESHOOTING = """SELECT dataset_id, COUNT(*), AVG(CASE WHEN success
 FROM scout.dataset_access_logs
 WHERE accessed_at > NOW() - INTERVAL '1 hour'
 GROUP BY dataset_id;"""
-ORIGINAL_VIEW_QUERIES = ["""SELECT * FROM scout.dataset_access_analytics
-ORDER BY access_date DESC;""", """SELECT
+ORIGINAL_VIEW_QUERIES = [
+    """SELECT * FROM scout.dataset_access_analytics
+ORDER BY access_date DESC;""",
+    """SELECT
   dataset_id,
   SUM(total_requests) as total_requests,
   AVG(success_rate_percent) as avg_success_rate
 FROM scout.dataset_access_analytics
 WHERE access_date >= CURRENT_DATE - INTERVAL '7 days'
 GROUP BY dataset_id
-ORDER BY total_requests DESC;"""]
+ORDER BY total_requests DESC;""",
+]
 #: SQLite has neither NOW() nor INTERVAL: the same question in its date functions
 SQLITE_TROUBLESHOOTING = ORIGINAL_TROUBLESHOOTING.replace("NOW() - INTERVAL '1 hour'", "datetime('now', '-1 hour')")
 
@@ -248,8 +286,10 @@ def test_original_sql_runs_verbatim_on_postgres(postgres_url):
             result = sorted(conn.exec_driver_sql(ORIGINAL_TROUBLESHOOTING).all())
             for query in ORIGINAL_VIEW_QUERIES:
                 assert conn.exec_driver_sql(query).all()
-        assert [(d, n, float(rate)) for d, n, rate in result] == [("gold/product_mix", 1, 1.0),
-                                                                  ("gold/txn_daily", 4, 0.75)]
+        assert [(d, n, float(rate)) for d, n, rate in result] == [
+            ("gold/product_mix", 1, 1.0),
+            ("gold/txn_daily", 4, 0.75),
+        ]
     finally:
         log.close()
 
@@ -263,8 +303,9 @@ def _old_log(url: str, schema: str | None) -> None:
     metadata = sa.MetaData(schema=schema)
     table = build_table(metadata)
     table.constraints = {c for c in table.constraints if getattr(c, "name", None) != ACTION_CHECK}
-    table.append_constraint(sa.CheckConstraint("action IN ({})".format(", ".join(f"'{a}'" for a in OLD_ACTIONS)),
-                                               name=ACTION_CHECK))
+    table.append_constraint(
+        sa.CheckConstraint("action IN ({})".format(", ".join(f"'{a}'" for a in OLD_ACTIONS)), name=ACTION_CHECK)
+    )
     with engine.begin() as conn:
         if schema:
             conn.execute(sa.schema.CreateSchema(schema, if_not_exists=True))
@@ -277,8 +318,9 @@ def _old_log(url: str, schema: str | None) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("access_log_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "access_log_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_upgrading_an_earlier_log_keeps_every_row(access_log_url):
     schema = "scout" if access_log_url.startswith("postgresql") else None
     _old_log(access_log_url, schema)

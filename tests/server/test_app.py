@@ -15,8 +15,14 @@ from scout_jupyter.errors import ConfigError
 from scout_jupyter.server.app import ScoutExtension
 from scout_jupyter.storage.local import LocalStorage
 
-ENV = ("SCOUT_STORAGE_URL", "SCOUT_ACCESS_LOG_URL", "SCOUT_RATE_LIMIT", "SCOUT_MAX_TTL", "SCOUT_PUBLISH_CONFIG",
-       "SCOUT_SIGNING_KEY_FILE")
+ENV = (
+    "SCOUT_STORAGE_URL",
+    "SCOUT_ACCESS_LOG_URL",
+    "SCOUT_RATE_LIMIT",
+    "SCOUT_MAX_TTL",
+    "SCOUT_PUBLISH_CONFIG",
+    "SCOUT_SIGNING_KEY_FILE",
+)
 
 
 @pytest.fixture
@@ -48,13 +54,26 @@ def test_environment_variables(bare_env, tmp_path):
     bare_env.setenv("SCOUT_PUBLISH_CONFIG", "/etc/scout/datasets.toml")
     ext = extension(tmp_path)
     assert (ext.storage_url, ext.access_log_url, ext.rate_limit, ext.max_ttl, ext.publish_config) == (
-        "s3://bucket/prefix", "postgresql+psycopg://db/scout", "100/hour", 600, "/etc/scout/datasets.toml")
+        "s3://bucket/prefix",
+        "postgresql+psycopg://db/scout",
+        "100/hour",
+        600,
+        "/etc/scout/datasets.toml",
+    )
 
 
 def test_every_setting_has_help():
     own = ScoutExtension.class_own_traits(config=True)
-    assert {"storage_url", "access_log_url", "rate_limit", "max_ttl", "publish_config", "manifest_cache_ttl",
-            "signing_key_file", "clock"} <= set(own)
+    assert {
+        "storage_url",
+        "access_log_url",
+        "rate_limit",
+        "max_ttl",
+        "publish_config",
+        "manifest_cache_ttl",
+        "signing_key_file",
+        "clock",
+    } <= set(own)
     assert all(trait.help for trait in own.values())
 
 
@@ -105,7 +124,11 @@ async def test_export_can_be_turned_off(scout_ext, jp_serverapp, monkeypatch):
 
 
 def test_standalone_command_help():
-    out = subprocess.run([sys.executable, "-c", "from scout_jupyter.server.app import main; main()", "--help-all"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", "from scout_jupyter.server.app import main; main()", "--help-all"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "--ScoutExtension.storage_url" in out.stdout and "SCOUT_STORAGE_URL" in out.stdout

@@ -54,20 +54,23 @@ def scout_config(scout_config):
 
 
 @pytest.mark.parametrize("method, parts, params, resource", CALLS)
-async def test_denied_without_permission(jp_fetch, jp_server_authorizer, access_rows, method, parts, params,
-                                         resource):
-    jp_server_authorizer.permissions = {"actions": ["read", "write"],
-                                        "resources": [r for r in set(RESOURCES.values()) if r != resource]}
-    code, body, response = await fetch_error(jp_fetch, *parts, method=method, params=params,
-                                             body="{}" if method == "POST" else None)
+async def test_denied_without_permission(jp_fetch, jp_server_authorizer, access_rows, method, parts, params, resource):
+    jp_server_authorizer.permissions = {
+        "actions": ["read", "write"],
+        "resources": [r for r in set(RESOURCES.values()) if r != resource],
+    }
+    code, body, response = await fetch_error(
+        jp_fetch, *parts, method=method, params=params, body="{}" if method == "POST" else None
+    )
     assert code == 403 and body["error"] == "access_denied" and resource in body["message"]
     assert b"signed_url" not in response.body
     assert all(r["action"] == "deny" for r in access_rows())
 
 
 @pytest.mark.parametrize("method, parts, params, resource", CALLS)
-async def test_allowed_with_exactly_that_permission(jp_fetch, jp_server_authorizer, scout_ext, method, parts,
-                                                    params, resource):
+async def test_allowed_with_exactly_that_permission(
+    jp_fetch, jp_server_authorizer, scout_ext, method, parts, params, resource
+):
     action = "write" if method == "POST" else "read"
     jp_server_authorizer.permissions = {"actions": [action], "resources": [resource]}
     response = await jp_fetch(*parts, method=method, params=params, body="{}" if method == "POST" else None)

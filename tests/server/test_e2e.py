@@ -24,8 +24,12 @@ def store(tmp_path):
 
 
 def check_must_show(url: str, store, route: str, auth: str) -> None:
-    answer = requests.get(f"{url}{route}", params={"dataset": "gold/txn_daily", "ttl": "3600"},
-                          headers={"Authorization": f"{auth} {TOKEN}"}, timeout=30)
+    answer = requests.get(
+        f"{url}{route}",
+        params={"dataset": "gold/txn_daily", "ttl": "3600"},
+        headers={"Authorization": f"{auth} {TOKEN}"},
+        timeout=30,
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert set(body) == {"signed_url", "expires_at", "dataset_info"}
@@ -50,6 +54,7 @@ def test_jupyter_server_answers_curl_with_the_original_shape(tmp_path, store):
 def test_standalone_jupyter_scout(tmp_path, store):
     command = shutil.which("jupyter-scout", path=str(Path(sys.executable).parent))
     assert command, "the jupyter-scout script is installed with the package"
-    with jupyter_server(tmp_path, store.url, f"sqlite:///{tmp_path / 'access.sqlite'}", command=[command],
-                        token=TOKEN) as url:
+    with jupyter_server(
+        tmp_path, store.url, f"sqlite:///{tmp_path / 'access.sqlite'}", command=[command], token=TOKEN
+    ) as url:
         check_must_show(url, store, "scout/api/dataset-proxy", "token")

@@ -30,8 +30,9 @@ def access_log_url(request, tmp_path):
 
 
 async def assert_refused_without_url(jp_fetch) -> None:
-    code, body, response = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                             params={"dataset": "gold/txn_daily", "ttl": "60"})
+    code, body, response = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"}
+    )
     assert code == 503 and body["error"] == "access_log_unavailable"
     assert b"signed_url" not in response.body and b"scout_auth" not in response.body
 
@@ -56,19 +57,24 @@ async def test_row19_database_removed_while_running(jp_fetch, tmp_path):
 def break_postgres(log_url: str, statements: list[str]) -> None:
     """Run ``statements`` ({db} is the log's database) as the server's superuser."""
     url = make_url(log_url)
-    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres",
-                         autocommit=True) as admin:
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname="postgres", autocommit=True) as admin:
         for statement in statements:
             admin.execute(statement.format(db=url.database))
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("access_log_url", ["postgres"], indirect=True)
-@pytest.mark.parametrize("statements", [
-    ['DROP DATABASE "{db}" WITH (FORCE)'],
-    ['ALTER DATABASE "{db}" SET default_transaction_read_only = on',
-     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"],
-], ids=["dropped", "read-only"])
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ['DROP DATABASE "{db}" WITH (FORCE)'],
+        [
+            'ALTER DATABASE "{db}" SET default_transaction_read_only = on',
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'",
+        ],
+    ],
+    ids=["dropped", "read-only"],
+)
 async def test_row19_postgres_gone_or_read_only_while_running(jp_fetch, access_log_url, statements):
     await sign(jp_fetch)
     break_postgres(access_log_url, statements)
@@ -98,17 +104,18 @@ KINDS = ["truncated", "duplicate ids", "bad hex", "wrong manifest_sha256"]
 async def test_row25_malformed_manifest_without_a_good_one_is_503(jp_fetch, small_store, kind):
     key = latest_manifest_key()
     small_store.storage.write(key, malformed(small_store.storage.read_bytes(key), kind))
-    for parts, params in ((("scout", "api", "manifest"), {}),
-                          (("scout", "api", "dataset-proxy"), {"dataset": "gold/txn_daily"}),
-                          (("scout", "api", "datasets"), {})):
+    for parts, params in (
+        (("scout", "api", "manifest"), {}),
+        (("scout", "api", "dataset-proxy"), {"dataset": "gold/txn_daily"}),
+        (("scout", "api", "datasets"), {}),
+    ):
         code, body, response = await fetch_error(jp_fetch, *parts, params=params)
         assert code == 503 and body["error"] == "manifest_invalid"
         assert b"signed_url" not in response.body
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_row25_malformed_manifest_keeps_the_last_good_one(jp_fetch, small_store, fake_clock, scout_ext,
-                                                              kind):
+async def test_row25_malformed_manifest_keeps_the_last_good_one(jp_fetch, small_store, fake_clock, scout_ext, kind):
     key = latest_manifest_key()
     good = (await jp_fetch("scout", "api", "manifest")).body
     small_store.storage.write(key, malformed(good, kind))

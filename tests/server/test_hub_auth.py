@@ -18,8 +18,11 @@ from scout_jupyter.server.hub import (
 )
 
 ACCESS = "access:services!service=scout"
-SERVICE_ENV = {"JUPYTERHUB_SERVICE_NAME": "scout", "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:10101",
-               "JUPYTERHUB_SERVICE_PREFIX": "/services/scout/"}
+SERVICE_ENV = {
+    "JUPYTERHUB_SERVICE_NAME": "scout",
+    "JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:10101",
+    "JUPYTERHUB_SERVICE_PREFIX": "/services/scout/",
+}
 
 
 @pytest.fixture
@@ -37,18 +40,21 @@ def user(name: str, scopes=(ACCESS,), groups=()) -> JupyterHubUser:
     return JupyterHubUser({"name": name, "kind": "user", "scopes": list(scopes), "groups": list(groups)})
 
 
-@pytest.mark.parametrize("who, resource, allowed", [
-    (user("ann"), "scout:datasets", True),
-    (user("ann"), "scout:publish", False),
-    (user("ann"), "scout:analytics", False),
-    (user("pat", scopes=(ACCESS, "custom:scout:publish")), "scout:publish", True),
-    (user("pat", scopes=(ACCESS, "custom:scout:publish")), "scout:analytics", False),
-    (user("ada", scopes=(ACCESS, "custom:scout:analytics")), "scout:analytics", True),
-    (user("gil", groups=("release",)), "scout:publish", True),   # group mapped by SCOUT_HUB_PUBLISH_GROUPS
-    (user("gil", groups=("release",)), "scout:analytics", False),
-    (user("out", scopes=("access:services!service=other",)), "scout:datasets", False),  # no access to us
-    (user("out", scopes=("custom:scout:publish",), groups=("leads",)), "scout:publish", False),
-])
+@pytest.mark.parametrize(
+    "who, resource, allowed",
+    [
+        (user("ann"), "scout:datasets", True),
+        (user("ann"), "scout:publish", False),
+        (user("ann"), "scout:analytics", False),
+        (user("pat", scopes=(ACCESS, "custom:scout:publish")), "scout:publish", True),
+        (user("pat", scopes=(ACCESS, "custom:scout:publish")), "scout:analytics", False),
+        (user("ada", scopes=(ACCESS, "custom:scout:analytics")), "scout:analytics", True),
+        (user("gil", groups=("release",)), "scout:publish", True),  # group mapped by SCOUT_HUB_PUBLISH_GROUPS
+        (user("gil", groups=("release",)), "scout:analytics", False),
+        (user("out", scopes=("access:services!service=other",)), "scout:datasets", False),  # no access to us
+        (user("out", scopes=("custom:scout:publish",), groups=("leads",)), "scout:publish", False),
+    ],
+)
 def test_hub_permissions_map_onto_scout_resources(authorizer, who, resource, allowed):
     action = "write" if resource == "scout:publish" else "read"
     assert authorizer.is_authorized(None, who, action, resource) is allowed
@@ -56,16 +62,19 @@ def test_hub_permissions_map_onto_scout_resources(authorizer, who, resource, all
 
 @pytest.mark.parametrize("resource", ["kernels", "contents", "terminals", "sessions", "server", "files", "api"])
 def test_the_credential_holder_never_serves_anything_else(authorizer, resource):
-    everything = user("root", scopes=(ACCESS, "custom:scout:publish", "custom:scout:analytics", "admin:users"),
-                      groups=("leads",))
+    everything = user(
+        "root", scopes=(ACCESS, "custom:scout:publish", "custom:scout:analytics", "admin:users"), groups=("leads",)
+    )
     assert authorizer.is_authorized(None, everything, "write", resource) is False
     assert authorizer.is_authorized(None, everything, "read", resource) is False
 
 
 def test_denials_say_what_permission_it_takes(authorizer):
     message = authorizer.denial(user("bob"), "scout:publish")
-    assert message == ("Access denied: bob may not publish (it takes the hub scope custom:scout:publish or "
-                       "membership in hub group leads, release; ask a hub admin)")
+    assert message == (
+        "Access denied: bob may not publish (it takes the hub scope custom:scout:publish or "
+        "membership in hub group leads, release; ask a hub admin)"
+    )
     assert "custom:scout:analytics" in authorizer.denial(user("bob"), "scout:analytics")
     assert authorizer.denial(None, "scout:datasets").startswith("Access denied: no hub login or token with access")
     assert authorizer.denial(user("out"), "scout:datasets").startswith("Access denied: out has no access to the")
@@ -114,5 +123,7 @@ def test_a_bad_service_url_stops_jupyter_scout_with_one_line(monkeypatch):
     monkeypatch.setattr(app.ScoutExtension, "serverapp_config", {})
     with pytest.raises(SystemExit) as caught:
         app.main([])
-    assert str(caught.value) == ("jupyter scout: JUPYTERHUB_SERVICE_URL must be http://host:port (the service's "
-                                 "\"url\" in c.JupyterHub.services), got 'https://127.0.0.1:10101'")
+    assert str(caught.value) == (
+        "jupyter scout: JUPYTERHUB_SERVICE_URL must be http://host:port (the service's "
+        "\"url\" in c.JupyterHub.services), got 'https://127.0.0.1:10101'"
+    )

@@ -59,8 +59,15 @@ def test_job_runs_in_a_thread_with_progress_and_one_at_a_time(fake_clock):
     assert done["state"] == "succeeded" and done["progress"] == 1.0
     assert done["finished_at"] == "2024-08-10T02:15:30.000Z"
     rows = {d["id"]: d for d in done["datasets"]}
-    assert rows["gold/a"] == {"id": "gold/a", "step": "verify", "state": "succeeded", "bytes_uploaded": 10,
-                              "bytes_total": 10, "unchanged": False, "error": None}
+    assert rows["gold/a"] == {
+        "id": "gold/a",
+        "step": "verify",
+        "state": "succeeded",
+        "bytes_uploaded": 10,
+        "bytes_total": 10,
+        "unchanged": False,
+        "error": None,
+    }
     assert rows["gold/b"]["state"] == "failed" and rows["gold/b"]["error"] == "query failed"
     assert finished == [job]
     second = runner.submit(["gold/a"])  # the first is done: a new one may start
@@ -111,7 +118,8 @@ def write_source(folder) -> str:
     config.write_text(
         '[source]\nurl = "sqlite:///warehouse.sqlite"\n\n'
         '[[datasets]]\nid = "gold/sales"\ndescription = "Sales"\nupdate_frequency = "daily"\n'
-        'query = "SELECT day, store, revenue FROM sales ORDER BY store"\n')
+        'query = "SELECT day, store, revenue FROM sales ORDER BY store"\n'
+    )
     return str(config)
 
 

@@ -22,10 +22,12 @@ def scout_config(scout_config):
     return scout_config
 
 
-@pytest.mark.parametrize("access_log_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-                         indirect=True)
-async def test_row18_every_concurrent_sign_is_logged_once(jp_fetch, http_server_client, jp_base_url,
-                                                          jp_serverapp, access_rows):
+@pytest.mark.parametrize(
+    "access_log_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_row18_every_concurrent_sign_is_logged_once(
+    jp_fetch, http_server_client, jp_base_url, jp_serverapp, access_rows
+):
     jp_serverapp.log.setLevel(logging.INFO)  # pytest-jupyter's DEBUG would log each request thrice
     root = http_server_client.get_url(jp_base_url)
     latencies, _seconds, codes = await load(root, CLIENTS, SIGNS, ttl=60, token=jp_serverapp.identity_provider.token)
@@ -33,6 +35,7 @@ async def test_row18_every_concurrent_sign_is_logged_once(jp_fetch, http_server_
     rows = access_rows()
     assert len(rows) == SIGNS
     assert {(r["action"], r["status"], r["dataset_id"], r["ttl"]) for r in rows} == {
-        ("sign", 200, "gold/txn_daily", 60)}
+        ("sign", 200, "gold/txn_daily", 60)
+    }
     # each client's requests, each logged once
     assert Counter(r["user_agent"] for r in rows) == {f"bench-client-{n}": SIGNS // CLIENTS for n in range(CLIENTS)}

@@ -27,9 +27,13 @@ def scout_config(scout_config):
 
 async def test_preview_reads_typed_rows_from_the_csv(jp_fetch, access_rows):
     body = await fetch_json(jp_fetch, *PREVIEW)
-    assert body["columns"] == [{"name": "date_key", "type": "date"}, {"name": "store_code", "type": "string"},
-                               {"name": "region", "type": "string"}, {"name": "revenue", "type": "number"},
-                               {"name": "transactions", "type": "integer"}]
+    assert body["columns"] == [
+        {"name": "date_key", "type": "date"},
+        {"name": "store_code", "type": "string"},
+        {"name": "region", "type": "string"},
+        {"name": "revenue", "type": "number"},
+        {"name": "transactions", "type": "integer"},
+    ]
     assert body["rows"][0] == ["2024-08-09", "0042", "NCR", 1520.5, 31]  # leading zeros kept, numbers typed
     assert body["row_count"] == 3 and len(body["rows"]) == 3 and body["truncated"] is False
     [row] = access_rows()
@@ -44,32 +48,42 @@ async def test_preview_limit_and_columns(jp_fetch):
 
 
 async def test_preview_prefers_the_parquet_copy(jp_fetch, small_store, scout_ext):
-    table = pa.table({"store_code": ["0042", "0107"], "revenue_rank": pa.array([1, 2], pa.int64()),
-                      "is_top_decile": [True, False]})
+    table = pa.table(
+        {"store_code": ["0042", "0107"], "revenue_rank": pa.array([1, 2], pa.int64()), "is_top_decile": [True, False]}
+    )
     sink = io.BytesIO()
     pq.write_table(table, sink)
     key = "scout/v1/platinum/store_perf/store_perf_2024-08-10.parquet"
     small_store.storage.write(key, sink.getvalue())
     # the CSV copy says something else: the answer shows which file was read
-    small_store.storage.write("scout/v1/platinum/store_perf/store_perf_2024-08-10.csv",
-                              b"store_code,revenue_rank,is_top_decile\n9999,9,false\n")
+    small_store.storage.write(
+        "scout/v1/platinum/store_perf/store_perf_2024-08-10.csv",
+        b"store_code,revenue_rank,is_top_decile\n9999,9,false\n",
+    )
     manifest = small_store.manifest.replace_entry(
-        "platinum/store_perf", latest_parquet="/" + key, parquet_sha256=hashlib.sha256(sink.getvalue()).hexdigest(),
-        parquet_size_bytes=len(sink.getvalue()))
+        "platinum/store_perf",
+        latest_parquet="/" + key,
+        parquet_sha256=hashlib.sha256(sink.getvalue()).hexdigest(),
+        parquet_size_bytes=len(sink.getvalue()),
+    )
     small_store.storage.write(latest_manifest_key(), manifest.to_bytes())
     scout_ext.service.manifests.invalidate()
-    body = await fetch_json(jp_fetch, "scout", "api", "datasets", "platinum", "store_perf", "preview",
-                            params={"limit": "1"})
+    body = await fetch_json(
+        jp_fetch, "scout", "api", "datasets", "platinum", "store_perf", "preview", params={"limit": "1"}
+    )
     assert body["rows"] == [["0042", 1, True]] and body["truncated"] is True
     assert body["columns"][2] == {"name": "is_top_decile", "type": "boolean"}
 
 
-@pytest.mark.parametrize("params, code, error, words", [
-    ({"limit": "0"}, 400, "invalid_request", "from 1 to 1000"),
-    ({"limit": "1001"}, 400, "invalid_request", "from 1 to 1000"),
-    ({"limit": "ten"}, 400, "invalid_request", "Invalid limit ten"),
-    ({"columns": "revenue,nope"}, 400, "invalid_request", "Unknown column(s) nope"),
-])
+@pytest.mark.parametrize(
+    "params, code, error, words",
+    [
+        ({"limit": "0"}, 400, "invalid_request", "from 1 to 1000"),
+        ({"limit": "1001"}, 400, "invalid_request", "from 1 to 1000"),
+        ({"limit": "ten"}, 400, "invalid_request", "Invalid limit ten"),
+        ({"columns": "revenue,nope"}, 400, "invalid_request", "Unknown column(s) nope"),
+    ],
+)
 async def test_preview_refuses_bad_parameters(jp_fetch, params, code, error, words):
     status, body, _ = await fetch_error(jp_fetch, *PREVIEW, params=params)
     assert (status, body["error"]) == (code, error) and words in body["message"]
@@ -92,8 +106,9 @@ async def test_preview_has_its_own_rate_limit(jp_fetch, fake_clock, access_rows)
     # signing draws on its own budget (10/minute here), untouched by previews
     for _ in range(10):
         await sign(jp_fetch)
-    status, _, _ = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                     params={"dataset": "gold/txn_daily", "ttl": "60"})
+    status, _, _ = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"}
+    )
     assert status == 429
     fake_clock.advance(61)
     assert (await jp_fetch(*PREVIEW)).code == 200
@@ -112,8 +127,9 @@ async def test_permissions_route_says_what_the_user_may_do(jp_fetch, access_rows
 
 async def test_manifest_etag_and_304_for_the_sidebars_polling(jp_fetch):
     first = await jp_fetch("scout", "api", "manifest")
-    again = await jp_fetch("scout", "api", "manifest", headers={"If-None-Match": first.headers["ETag"]},
-                           raise_error=False)
+    again = await jp_fetch(
+        "scout", "api", "manifest", headers={"If-None-Match": first.headers["ETag"]}, raise_error=False
+    )
     assert again.code == 304 and again.body == b""
 
 
@@ -141,8 +157,12 @@ async def test_manifest_head_gives_the_etag_without_the_body(jp_fetch, access_ro
     full = await jp_fetch("scout", "api", "manifest")
     head = await jp_fetch("scout", "api", "manifest", method="HEAD")
     assert head.code == 200 and head.body == b"" and head.headers["ETag"] == full.headers["ETag"]
-    again = await jp_fetch("scout", "api", "manifest", method="HEAD", raise_error=False,
-                           headers={"If-None-Match": full.headers["ETag"]})
+    again = await jp_fetch(
+        "scout", "api", "manifest", method="HEAD", raise_error=False, headers={"If-None-Match": full.headers["ETag"]}
+    )
     assert again.code == 304
-    assert [(r["action"], r["status"]) for r in access_rows()] == [("manifest", 200), ("manifest", 200),
-                                                                    ("manifest", 304)]
+    assert [(r["action"], r["status"]) for r in access_rows()] == [
+        ("manifest", 200),
+        ("manifest", 200),
+        ("manifest", 304),
+    ]

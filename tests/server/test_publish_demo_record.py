@@ -30,11 +30,14 @@ def scout_config(scout_config, tmp_path, monkeypatch, capsys):
 
 async def test_publish_job_succeeds_from_a_server_root_without_the_warehouse(jp_fetch, jp_root_dir, scout_ext):
     assert not (jp_root_dir / ".scout").exists()
-    response = await jp_fetch("scout", "api", "publish", method="POST",
-                              body=json.dumps({"datasets": ["gold/txn_daily", "gold/demographics"]}))
+    response = await jp_fetch(
+        "scout", "api", "publish", method="POST", body=json.dumps({"datasets": ["gold/txn_daily", "gold/demographics"]})
+    )
     job_id = json.loads(response.body)["job_id"]
     job = await asyncio.get_running_loop().run_in_executor(None, scout_ext.service.jobs.wait, job_id, 120.0)
     status = await fetch_json(jp_fetch, "scout", "api", "jobs", job_id)
     assert job.done.is_set() and status["state"] == "succeeded", status
     assert [(d["id"], d["state"], d["bytes_uploaded"]) for d in status["datasets"]] == [
-        ("gold/txn_daily", "succeeded", 0), ("gold/demographics", "succeeded", 0)]
+        ("gold/txn_daily", "succeeded", 0),
+        ("gold/demographics", "succeeded", 0),
+    ]

@@ -33,20 +33,28 @@ def as_user(name: str) -> dict[str, str]:
 
 
 async def sign_as(jp_fetch, user: str, **kwargs):
-    return await jp_fetch("scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": "60"},
-                          headers=as_user(user), **kwargs)
+    return await jp_fetch(
+        "scout",
+        "api",
+        "dataset-proxy",
+        params={"dataset": "gold/txn_daily", "ttl": "60"},
+        headers=as_user(user),
+        **kwargs,
+    )
 
 
 async def test_row14_eleventh_sign_in_a_minute_is_429(jp_fetch, fake_clock, access_rows):
     for _ in range(10):
         assert (await sign_as(jp_fetch, "alice")).code == 200
         fake_clock.advance(5)
-    code, body, response = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                             params={"dataset": "gold/txn_daily"}, headers=as_user("alice"))
+    code, body, response = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily"}, headers=as_user("alice")
+    )
     assert code == 429 and body == {
         "error": "rate_limited",
         "message": "Rate limit exceeded: retry in 11 s (this server allows 10 signed URLs per minute per user: "
-                   "its rate_limit setting, SCOUT_RATE_LIMIT)"}
+        "its rate_limit setting, SCOUT_RATE_LIMIT)",
+    }
     assert response.headers["Retry-After"] == "11"  # the first sign, 50 s ago, leaves the window in 10 s
     assert b"signed_url" not in response.body
     deny = access_rows(action="deny")
@@ -81,6 +89,5 @@ async def test_token_holders_share_one_limit_with_the_stock_identity_provider(jp
     """Jupyter names each cookie-less token request anew; they must not escape the limit."""
     for _ in range(10):
         assert (await jp_fetch("scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily"})).code == 200
-    response = await jp_fetch("scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily"},
-                              raise_error=False)
+    response = await jp_fetch("scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily"}, raise_error=False)
     assert response.code == 429

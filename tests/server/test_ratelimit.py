@@ -98,7 +98,8 @@ def test_default_never_refuses_a_notebook_burst_yet_holds_a_loop_to_ten_a_minute
     first = refusals[0]
     assert first.retry_after == 181 and str(first) == (  # 30 at once: they leave the window after 180 s
         "Rate limit exceeded: retry in 181 s (this server allows 30 signed URLs per 3 minutes per user: "
-        "its rate_limit setting, SCOUT_RATE_LIMIT)")
+        "its rate_limit setting, SCOUT_RATE_LIMIT)"
+    )
 
 
 def test_limit_notation_in_words(fake_clock):

@@ -23,8 +23,11 @@ def concrete_path(pattern: str) -> list[str]:
 
 
 def methods_of(handler: type[ScoutHandler]) -> list[str]:
-    return [m for m in ("GET", "POST", "PUT", "DELETE", "HEAD")
-            if getattr(handler, m.lower()) is not getattr(ScoutHandler, m.lower())]
+    return [
+        m
+        for m in ("GET", "POST", "PUT", "DELETE", "HEAD")
+        if getattr(handler, m.lower()) is not getattr(ScoutHandler, m.lower())
+    ]
 
 
 ROUTES = [(pattern, handler, method) for pattern, handler in route_table() for method in methods_of(handler)]
@@ -36,12 +39,20 @@ def test_the_walk_covers_every_route():
     assert any(p.endswith("/preview") for p in patterns) and any(p.endswith("/permissions") for p in patterns)
 
 
-@pytest.mark.parametrize("pattern, handler, method", [r for r in ROUTES if r[1] is not SignedFileHandler],
-                         ids=lambda v: v if isinstance(v, str) else getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    "pattern, handler, method",
+    [r for r in ROUTES if r[1] is not SignedFileHandler],
+    ids=lambda v: v if isinstance(v, str) else getattr(v, "__name__", str(v)),
+)
 async def test_route_refuses_a_request_without_credentials(jp_fetch, pattern, handler, method):
-    response = await jp_fetch(*concrete_path(pattern), method=method, params={"dataset": "gold/txn_daily"},
-                              body="{}" if method in ("POST", "PUT") else None, headers={"Authorization": ""},
-                              raise_error=False)
+    response = await jp_fetch(
+        *concrete_path(pattern),
+        method=method,
+        params={"dataset": "gold/txn_daily"},
+        body="{}" if method in ("POST", "PUT") else None,
+        headers={"Authorization": ""},
+        raise_error=False,
+    )
     assert response.code == 403
     if method != "HEAD":  # a HEAD answer has no body
         assert json.loads(response.body)["error"] == "access_denied"
@@ -52,8 +63,18 @@ async def test_route_refuses_a_request_without_credentials(jp_fetch, pattern, ha
 async def test_the_signed_download_is_the_one_open_route(jp_fetch, method):
     """Without a signature it is refused too, but by its signature check, not by Jupyter's login."""
     assert method in ("GET", "HEAD")
-    response = await jp_fetch("scout", "files", "scout", "v1", "gold", "txn_daily", "txn_daily_2024-08-10.csv",
-                              method=method, headers={"Authorization": ""}, raise_error=False)
+    response = await jp_fetch(
+        "scout",
+        "files",
+        "scout",
+        "v1",
+        "gold",
+        "txn_daily",
+        "txn_daily_2024-08-10.csv",
+        method=method,
+        headers={"Authorization": ""},
+        raise_error=False,
+    )
     assert response.code == 403
     assert "/login" not in response.headers.get("Location", "")
 

@@ -32,16 +32,29 @@ async def test_manifest_cache_ttl(jp_fetch, small_store, fake_clock, scout_confi
     fake_clock.advance(899)
     assert (await jp_fetch("scout", "api", "manifest")).body == first.body
     fake_clock.advance(1)
-    assert json.loads((await jp_fetch("scout", "api", "manifest")).body)["datasets"]["gold/txn_daily"][
-        "description"] == "changed"
+    assert (
+        json.loads((await jp_fetch("scout", "api", "manifest")).body)["datasets"]["gold/txn_daily"]["description"]
+        == "changed"
+    )
 
 
 async def test_datasets_list(jp_fetch, access_rows):
     body = await fetch_json(jp_fetch, "scout", "api", "datasets")
     assert [d["id"] for d in body["datasets"]] == ["gold/product_mix", "gold/txn_daily", "platinum/store_perf"]
     assert body["datasets"][1]["freshness"] == "fresh"
-    assert set(body["datasets"][1]) == {"id", "layer", "name", "description", "date", "row_count", "size_bytes",
-                                        "last_modified", "update_frequency", "freshness", "schema_version"}
+    assert set(body["datasets"][1]) == {
+        "id",
+        "layer",
+        "name",
+        "description",
+        "date",
+        "row_count",
+        "size_bytes",
+        "last_modified",
+        "update_frequency",
+        "freshness",
+        "schema_version",
+    }
     [row] = access_rows()
     # the holder of the server's token, under one stable name
     assert (row["action"], row["status"], row["dataset_id"], row["user"]) == ("list", 200, None, getpass.getuser())
@@ -52,22 +65,32 @@ async def test_dataset_info(jp_fetch, small_store, access_rows):
     entry = small_store.manifest.get("platinum/store_perf")
     assert info["sha256"] == entry.sha256 and info["freshness"] == "fresh" and info["schema"]["fields"]
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "datasets", "gold", "txn_dialy")
-    assert code == 404 and body == {"error": "dataset_not_found",
-                                    "message": "Dataset not found: gold/txn_dialy (did you mean gold/txn_daily?)"}
+    assert code == 404 and body == {
+        "error": "dataset_not_found",
+        "message": "Dataset not found: gold/txn_dialy (did you mean gold/txn_daily?)",
+    }
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "datasets", "silver", "x")
     assert code == 400 and body["error"] == "invalid_dataset_id"
     assert [(r["action"], r["status"], r["dataset_id"]) for r in access_rows()] == [
-        ("info", 200, "platinum/store_perf"), ("info", 404, "gold/txn_dialy"), ("info", 400, "silver/x")]
+        ("info", 200, "platinum/store_perf"),
+        ("info", 404, "gold/txn_dialy"),
+        ("info", 400, "silver/x"),
+    ]
     assert access_rows()[1]["error_code"] == "dataset_not_found"
 
 
-async def test_dataset_proxy_answers_the_original_shape(jp_fetch, small_store, fake_clock, access_rows,
-                                                        http_server_client, jp_base_url):
+async def test_dataset_proxy_answers_the_original_shape(
+    jp_fetch, small_store, fake_clock, access_rows, http_server_client, jp_base_url
+):
     body = await sign(jp_fetch, ttl="3600")
     assert set(body) == {"signed_url", "expires_at", "dataset_info"}
     entry = small_store.manifest.get("gold/txn_daily")
-    assert body["dataset_info"] == {"row_count": entry.row_count, "size_bytes": entry.size_bytes,
-                                    "last_updated": entry.last_modified, "sha256": entry.sha256}
+    assert body["dataset_info"] == {
+        "row_count": entry.row_count,
+        "size_bytes": entry.size_bytes,
+        "last_updated": entry.last_modified,
+        "sha256": entry.sha256,
+    }
     assert body["expires_at"] == "2024-08-10T03:15:00.000Z"  # the fake clock + 3600 s
     root = http_server_client.get_url(jp_base_url)
     assert body["signed_url"].startswith(f"{root}scout/files/scout/v1/gold/txn_daily/txn_daily_2024-08-10.csv?")
@@ -75,34 +98,54 @@ async def test_dataset_proxy_answers_the_original_shape(jp_fetch, small_store, f
     assert download.code == 200 and hashlib.sha256(download.body).hexdigest() == entry.sha256
     sign_row, download_row = access_rows()
     assert (sign_row["action"], sign_row["status"], sign_row["ttl"], sign_row["dataset_id"]) == (
-        "sign", 200, 3600, "gold/txn_daily")
+        "sign",
+        200,
+        3600,
+        "gold/txn_daily",
+    )
     assert (download_row["action"], download_row["bytes"], download_row["dataset_id"]) == (
-        "download", entry.size_bytes, "gold/txn_daily")
+        "download",
+        entry.size_bytes,
+        "gold/txn_daily",
+    )
 
 
 async def test_edge_function_path_accepts_a_bearer_token(jp_fetch, jp_serverapp):
     token = jp_serverapp.identity_provider.token
-    body = await fetch_json(jp_fetch, "functions", "v1", "dataset-proxy",
-                            params={"dataset": "gold/txn_daily", "ttl": "3600"},
-                            headers={"Authorization": f"Bearer {token}"})
+    body = await fetch_json(
+        jp_fetch,
+        "functions",
+        "v1",
+        "dataset-proxy",
+        params={"dataset": "gold/txn_daily", "ttl": "3600"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert set(body) == {"signed_url", "expires_at", "dataset_info"}
-    code, error, _ = await fetch_error(jp_fetch, "functions", "v1", "dataset-proxy",
-                                       params={"dataset": "gold/txn_daily"},
-                                       headers={"Authorization": "Bearer not-the-token"})
+    code, error, _ = await fetch_error(
+        jp_fetch,
+        "functions",
+        "v1",
+        "dataset-proxy",
+        params={"dataset": "gold/txn_daily"},
+        headers={"Authorization": "Bearer not-the-token"},
+    )
     assert code == 403 and error["error"] == "access_denied"
 
 
 async def test_dataset_proxy_format_and_date(jp_fetch):
-    code, body, _ = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                      params={"dataset": "gold/txn_daily", "format": "parquet"})
+    code, body, _ = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "format": "parquet"}
+    )
     assert code == 404 and "no Parquet copy" in body["message"]
     assert (await sign(jp_fetch, date="2024-08-10"))["dataset_info"]["row_count"] == 3
-    code, body, _ = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                      params={"dataset": "gold/txn_daily", "date": "2024-07-01"})
+    code, body, _ = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "date": "2024-07-01"}
+    )
     assert code == 404 and "dated 2024-07-01" in body["message"]
     for params, error in (({"format": "xlsx"}, "invalid_request"), ({"date": "2024-13-01"}, "invalid_request")):
-        code, body, _ = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                          params={"dataset": "gold/txn_daily", **params})
+        code, body, _ = await fetch_error(
+            jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", **params}
+        )
         assert (code, body["error"]) == (400, error)
 
 
@@ -127,21 +170,36 @@ async def test_signed_file_get_head_range(jp_fetch, small_store, access_rows):
     assert cached.code == 304
     downloads = access_rows(action="download")
     assert [(r["status"], r["bytes"]) for r in downloads] == [
-        (200, len(data)), (206, 10), (206, 7), (416, None), (304, None)]
+        (200, len(data)),
+        (206, 10),
+        (206, 7),
+        (416, None),
+        (304, None),
+    ]
 
 
 async def test_publish_job_and_status(jp_fetch, scout_config, scout_ext, access_rows):
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "publish", method="POST", body="{")
     assert (code, body["error"]) == (400, "invalid_request")
-    response = await jp_fetch("scout", "api", "publish", method="POST",
-                              body=json.dumps({"datasets": ["gold/txn_daily"]}))
+    response = await jp_fetch(
+        "scout", "api", "publish", method="POST", body=json.dumps({"datasets": ["gold/txn_daily"]})
+    )
     assert response.code == 202
     job_id = json.loads(response.body)["job_id"]
     scout_ext.service.jobs.wait(job_id)
     status = await fetch_json(jp_fetch, "scout", "api", "jobs", job_id)
     assert status["state"] == "succeeded" and status["progress"] == 1.0
-    assert status["datasets"] == [{"id": "gold/txn_daily", "step": "verify", "state": "succeeded",
-                                   "bytes_uploaded": 7, "bytes_total": 7, "unchanged": False, "error": None}]
+    assert status["datasets"] == [
+        {
+            "id": "gold/txn_daily",
+            "step": "verify",
+            "state": "succeeded",
+            "bytes_uploaded": 7,
+            "bytes_total": 7,
+            "unchanged": False,
+            "error": None,
+        }
+    ]
     assert set(status) == {"job_id", "state", "progress", "datasets", "started_at", "finished_at"}
     assert scout_config["publisher"].calls == [["gold/txn_daily"]]
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "jobs", "nope")
@@ -167,12 +225,18 @@ async def test_access_analytics(jp_fetch, fake_clock):
     body = await fetch_json(jp_fetch, "scout", "api", "access", "analytics", params={"days": "7"})
     assert body["days"] == 7 and body["since"] == "2024-08-05"
     rows = [(r["access_date"], r["dataset_id"], r["total_requests"], r["success_rate_percent"]) for r in body["rows"]]
-    assert rows == [("2024-08-11", "gold/txn_daily", 1, 100.0), ("2024-08-10", "gold/nope", 1, 0.0),
-                    ("2024-08-10", "gold/product_mix", 1, 100.0), ("2024-08-10", "gold/txn_daily", 1, 100.0)]
+    assert rows == [
+        ("2024-08-11", "gold/txn_daily", 1, 100.0),
+        ("2024-08-10", "gold/nope", 1, 0.0),
+        ("2024-08-10", "gold/product_mix", 1, 100.0),
+        ("2024-08-10", "gold/txn_daily", 1, 100.0),
+    ]
     # the dashboard's breakdown counts the same rows
     assert sum(o["requests"] for o in body["outcomes"]) == sum(r["total_requests"] for r in body["rows"]) == 4
     assert {(o["outcome"], o["requests"]) for o in body["outcomes"] if o["access_date"] == "2024-08-10"} == {
-        ("ok", 2), ("error", 1)}
+        ("ok", 2),
+        ("error", 1),
+    }
     assert sum(u["requests"] for u in body["top_users"]) == 4
     assert {d["dataset_id"] for d in body["durations"]} == {"gold/txn_daily", "gold/product_mix", "gold/nope"}
     one_day = await fetch_json(jp_fetch, "scout", "api", "access", "analytics", params={"days": "1"})
@@ -208,8 +272,7 @@ def scout_config(scout_config):
     return scout_config
 
 
-async def test_large_file_streams_in_bounded_memory(jp_fetch, small_store, fake_clock, http_server_client,
-                                                    jp_base_url):
+async def test_large_file_streams_in_bounded_memory(jp_fetch, small_store, fake_clock, http_server_client, jp_base_url):
     import tracemalloc
 
     from scout_jupyter.storage.local import signature_for
@@ -222,8 +285,10 @@ async def test_large_file_streams_in_bounded_memory(jp_fetch, small_store, fake_
         for _ in range(512):  # 64 MiB
             fh.write(block)
     expires = int(fake_clock.time()) + 60
-    url = (f"{http_server_client.get_url(jp_base_url)}scout/files/{key}?expires={expires}"
-           f"&scout_auth={signature_for(b's' * 64, 'GET', key, expires)}")
+    url = (
+        f"{http_server_client.get_url(jp_base_url)}scout/files/{key}?expires={expires}"
+        f"&scout_auth={signature_for(b's' * 64, 'GET', key, expires)}"
+    )
     digest, received = hashlib.sha256(), []
 
     def consume(chunk: bytes) -> None:

@@ -104,8 +104,11 @@ def test_the_setting_is_checked_and_off_by_default(monkeypatch):
 @pytest.fixture
 def scout_config(scout_config, tmp_path):
     rows = [*TXN_ROWS, ("2024-08-11", "0107", "CALABARZON", 1001.0, 24)]  # one more than the store has
-    scout_config.update(publish_config=str(write_tiny_warehouse(tmp_path / "warehouse", rows)),
-                        publish_schedule=DAILY_0215, publish_schedule_check_interval=0.02)
+    scout_config.update(
+        publish_config=str(write_tiny_warehouse(tmp_path / "warehouse", rows)),
+        publish_schedule=DAILY_0215,
+        publish_schedule_check_interval=0.02,
+    )
     return scout_config
 
 
@@ -146,7 +149,8 @@ async def test_a_notebook_publish_during_a_scheduled_run_is_refused(jp_fetch, sc
     await poll_async(lambda: asyncio.to_thread(gated.started.wait, 0.05), "the scheduled run to start")
     from .helpers import fetch_error
 
-    code, body, _ = await fetch_error(jp_fetch, "scout", "api", "publish", method="POST",
-                                      body=json.dumps({"datasets": None}))
+    code, body, _ = await fetch_error(
+        jp_fetch, "scout", "api", "publish", method="POST", body=json.dumps({"datasets": None})
+    )
     assert (code, body["error"]) == (409, "publish_in_progress")
     gated.gate.set()

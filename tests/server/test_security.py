@@ -41,8 +41,14 @@ def root(http_server_client, jp_base_url) -> str:
 # --- row 1: no authentication -----------------------------------------------------------------
 @pytest.mark.parametrize("method, parts, params", ROUTES)
 async def test_row1_every_route_needs_authentication(jp_fetch, access_rows, method, parts, params):
-    code, body, response = await fetch_error(jp_fetch, *parts, params=params, method=method,
-                                             body="{}" if method == "POST" else None, headers={"Authorization": ""})
+    code, body, response = await fetch_error(
+        jp_fetch,
+        *parts,
+        params=params,
+        method=method,
+        body="{}" if method == "POST" else None,
+        headers={"Authorization": ""},
+    )
     assert code == 403 and body["error"] == "access_denied"
     assert b"scout_auth" not in response.body and b"signed_url" not in response.body
     rows = access_rows()
@@ -54,8 +60,9 @@ async def test_row3_cookie_authenticated_post_without_xsrf_is_refused(jp_fetch, 
     login = await jp_fetch("scout", "api", "datasets")
     cookies = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
     assert cookies, "token login sets a cookie"
-    code, body, _ = await fetch_error(jp_fetch, "scout", "api", "publish", method="POST", body="{}",
-                                      headers={"Authorization": "", "Cookie": cookies})
+    code, body, _ = await fetch_error(
+        jp_fetch, "scout", "api", "publish", method="POST", body="{}", headers={"Authorization": "", "Cookie": cookies}
+    )
     assert code == 403 and body["error"] == "access_denied" and "xsrf" in body["message"].lower()
     assert access_rows(action="deny")[-1]["status"] == 403
     # the same cookie authenticates a GET: the refusal above was the XSRF check
@@ -79,7 +86,7 @@ async def test_row5_tampered_signature(jp_fetch):
     url = (await sign(jp_fetch))["signed_url"]
     _, _, sig = signature_parts(url)
     for i in (0, len(sig) // 2, len(sig) - 1):
-        flipped = sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1:]
+        flipped = sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1 :]
         response = await get_url(with_query(url, sig=flipped))
         assert response.code == 403 and b"date_key" not in response.body
     for bad in ("", "x", sig.upper(), sig + "00"):
@@ -112,8 +119,9 @@ async def test_row8_only_get_and_head_on_signed_urls(jp_fetch, small_store, meth
 # --- row 9: TTL -------------------------------------------------------------------------------
 @pytest.mark.parametrize("ttl", ["0", "-1", "1e21", "1.5", "abc", "3601", "86401", "99999999999999999999"])
 async def test_row9_bad_ttl(jp_fetch, access_rows, ttl):
-    code, body, response = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                             params={"dataset": "gold/txn_daily", "ttl": ttl})
+    code, body, response = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily", "ttl": ttl}
+    )
     assert code == 400 and body["error"] == "invalid_ttl"
     assert b"signed_url" not in response.body
     [row] = access_rows()
@@ -127,12 +135,25 @@ async def test_row9_never_a_url_beyond_the_cap(jp_fetch, fake_clock):
 
 
 # --- rows 10–12: traversal, sibling prefix, symlink -------------------------------------------
-@pytest.mark.parametrize("dataset", ["gold/../platinum/store_perf", "gold/..%2Fx", "gold/%252e%252e%252fx",
-                                     "gold\\txn_daily", "/gold/txn_daily", "gold/txn_daily\x00", "../../etc/passwd",
-                                     "gold/txn_daily/../../x", "gold/.", "gold/"])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "gold/../platinum/store_perf",
+        "gold/..%2Fx",
+        "gold/%252e%252e%252fx",
+        "gold\\txn_daily",
+        "/gold/txn_daily",
+        "gold/txn_daily\x00",
+        "../../etc/passwd",
+        "gold/txn_daily/../../x",
+        "gold/.",
+        "gold/",
+    ],
+)
 async def test_row10_traversal_in_dataset_ids(jp_fetch, dataset):
-    code, body, response = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy",
-                                             params={"dataset": dataset, "ttl": "60"})
+    code, body, response = await fetch_error(
+        jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": dataset, "ttl": "60"}
+    )
     assert code == 400 and body["error"] == "invalid_dataset_id"
     assert b"signed_url" not in response.body
 
@@ -144,13 +165,22 @@ def secret(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("key, quoted", [
-    ("../secret.txt", False), ("..%2Fsecret.txt", False), ("%252e%252e%252fsecret.txt", False),
-    ("scout/../../secret.txt", False), ("..\\secret.txt", True), ("%2F" + "tmp/secret.txt", False),
-    ("scout/v1/gold/txn_daily/x\x00.csv", True), ("../bucket-leak/x.csv", False),
-])
-async def test_row10_11_traversal_and_sibling_prefix_in_file_paths(jp_fetch, root, secret, small_store, fake_clock,
-                                                                   key, quoted):
+@pytest.mark.parametrize(
+    "key, quoted",
+    [
+        ("../secret.txt", False),
+        ("..%2Fsecret.txt", False),
+        ("%252e%252e%252fsecret.txt", False),
+        ("scout/../../secret.txt", False),
+        ("..\\secret.txt", True),
+        ("%2F" + "tmp/secret.txt", False),
+        ("scout/v1/gold/txn_daily/x\x00.csv", True),
+        ("../bucket-leak/x.csv", False),
+    ],
+)
+async def test_row10_11_traversal_and_sibling_prefix_in_file_paths(
+    jp_fetch, root, secret, small_store, fake_clock, key, quoted
+):
     leak = small_store.storage.root.parent / "bucket-leak"
     leak.mkdir(exist_ok=True)
     (leak / "x.csv").write_bytes(b"TOP-SECRET")
@@ -172,10 +202,19 @@ async def test_row12_symlink_out_of_the_bucket(root, small_store, secret, fake_c
 
 
 # --- row 13: overlong, Unicode, control characters -------------------------------------------
-@pytest.mark.parametrize("dataset", [
-    "gold/" + "a" * 10_000, "gold/txn_dai\u0301ly", "gold/caf\u0065\u0301", "gold/txn_daily\u200f",
-    "\u202egold/txn_daily", "gold/txn_daily\r\nX-Injected: 1", "gold/txn_daily\n", "gold/txn_daily\t",
-])
+@pytest.mark.parametrize(
+    "dataset",
+    [
+        "gold/" + "a" * 10_000,
+        "gold/txn_dai\u0301ly",
+        "gold/caf\u0065\u0301",
+        "gold/txn_daily\u200f",
+        "\u202egold/txn_daily",
+        "gold/txn_daily\r\nX-Injected: 1",
+        "gold/txn_daily\n",
+        "gold/txn_daily\t",
+    ],
+)
 async def test_row13_hostile_ids_are_refused_and_logged_escaped(jp_fetch, access_rows, dataset):
     code, body, _ = await fetch_error(jp_fetch, "scout", "api", "dataset-proxy", params={"dataset": dataset})
     assert code == 400 and body["error"] == "invalid_dataset_id"
@@ -187,8 +226,13 @@ async def test_row13_hostile_ids_are_refused_and_logged_escaped(jp_fetch, access
 
 
 async def test_row13_user_agent_is_escaped_and_truncated(jp_fetch, access_rows):
-    await jp_fetch("scout", "api", "dataset-proxy", params={"dataset": "gold/txn_daily"},
-                   headers={"User-Agent": "curl/8 " + "\u200f".encode().decode("latin-1") + "x" * 1000})
+    await jp_fetch(
+        "scout",
+        "api",
+        "dataset-proxy",
+        params={"dataset": "gold/txn_daily"},
+        headers={"User-Agent": "curl/8 " + "\u200f".encode().decode("latin-1") + "x" * 1000},
+    )
     [row] = access_rows()
     # the UTF-8 bytes of an RTL mark arrive as C1 control characters: escaped (HTTP itself refuses
     # CR, LF and other C0 controls in headers)
@@ -196,8 +240,7 @@ async def test_row13_user_agent_is_escaped_and_truncated(jp_fetch, access_rows):
 
 
 # --- row 17: no secrets in logs ---------------------------------------------------------------
-async def test_row17_no_signature_key_token_or_url_in_logs(jp_fetch, jp_serverapp, caplog, access_rows,
-                                                          fake_clock):
+async def test_row17_no_signature_key_token_or_url_in_logs(jp_fetch, jp_serverapp, caplog, access_rows, fake_clock):
     caplog.set_level(logging.DEBUG)
     body = await sign(jp_fetch)
     url = body["signed_url"]

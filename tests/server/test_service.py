@@ -73,13 +73,25 @@ def test_format_date_days_and_publish_body():
 
 
 def test_signed_dataset_json_is_the_original_shape():
-    grant = SignedDataset("gold/x", "/scout/files/k?expires=1&scout_auth=s", datetime(2024, 8, 10, 15, 30,
-                          tzinfo=timezone.utc), 60, 5, 10, "2024-08-10T02:15:00.000Z", "ab" * 32)
+    grant = SignedDataset(
+        "gold/x",
+        "/scout/files/k?expires=1&scout_auth=s",
+        datetime(2024, 8, 10, 15, 30, tzinfo=timezone.utc),
+        60,
+        5,
+        10,
+        "2024-08-10T02:15:00.000Z",
+        "ab" * 32,
+    )
     assert grant.to_json("http://h:1/base/") == {
         "signed_url": "http://h:1/base/scout/files/k?expires=1&scout_auth=s",
         "expires_at": "2024-08-10T15:30:00.000Z",
-        "dataset_info": {"row_count": 5, "size_bytes": 10, "last_updated": "2024-08-10T02:15:00.000Z",
-                         "sha256": "ab" * 32},
+        "dataset_info": {
+            "row_count": 5,
+            "size_bytes": 10,
+            "last_updated": "2024-08-10T02:15:00.000Z",
+            "sha256": "ab" * 32,
+        },
     }
     absolute = replace(grant, signed_url="https://s3.example/x?sig")
     assert absolute.to_json("http://h:1/")["signed_url"] == "https://s3.example/x?sig"
@@ -174,9 +186,14 @@ async def test_older_versions_come_from_snapshots(small_store, fake_clock):
 @pytest.fixture
 def service(small_store, fake_clock, tmp_path):
     log = AccessLog(f"sqlite:///{tmp_path / 'log.sqlite'}").start()
-    svc = ScoutService(small_store.storage, access_log=log, rate_limiter=RateLimiter("3/minute", fake_clock),
-                       jobs=JobRunner(lambda datasets, on_progress: None, clock=fake_clock), clock=fake_clock,
-                       max_ttl=600)
+    svc = ScoutService(
+        small_store.storage,
+        access_log=log,
+        rate_limiter=RateLimiter("3/minute", fake_clock),
+        jobs=JobRunner(lambda datasets, on_progress: None, clock=fake_clock),
+        clock=fake_clock,
+        max_ttl=600,
+    )
     yield svc
     log.close()
 
@@ -211,8 +228,19 @@ async def test_listing_and_info_carry_freshness(service, fake_clock):
     listed = await service.list_datasets()
     assert [d["id"] for d in listed["datasets"]] == ["gold/product_mix", "gold/txn_daily", "platinum/store_perf"]
     first = listed["datasets"][1]
-    assert set(first) == {"id", "layer", "name", "description", "date", "row_count", "size_bytes", "last_modified",
-                          "update_frequency", "freshness", "schema_version"}
+    assert set(first) == {
+        "id",
+        "layer",
+        "name",
+        "description",
+        "date",
+        "row_count",
+        "size_bytes",
+        "last_modified",
+        "update_frequency",
+        "freshness",
+        "schema_version",
+    }
     assert first["freshness"] == "fresh"
     fake_clock.advance(2 * 86_400)
     info = await service.dataset_info("gold/txn_daily")

@@ -51,6 +51,7 @@ class StorageConformance:
         def _fetch(url):
             response = requests.get(url, timeout=10)
             return response.status_code, response.content
+
         return _fetch
 
     # --- bytes in, bytes out -------------------------------------------------------------
@@ -148,8 +149,13 @@ class StorageConformance:
 
     # --- listing and deleting -------------------------------------------------------------
     def test_listing_is_recursive_sorted_and_prefix_exact(self, storage):
-        for key in ["scout/v1/gold/b/b.csv", "scout/v1/gold/a/a.csv", "scout/v1/platinum/c/c.csv",
-                    "scout/v10/gold/z.csv", "other/x.csv"]:
+        for key in [
+            "scout/v1/gold/b/b.csv",
+            "scout/v1/gold/a/a.csv",
+            "scout/v1/platinum/c/c.csv",
+            "scout/v10/gold/z.csv",
+            "other/x.csv",
+        ]:
             storage.write(key, key.encode())
         keys = [i.key for i in storage.list("scout/v1/")]
         assert keys == ["scout/v1/gold/a/a.csv", "scout/v1/gold/b/b.csv", "scout/v1/platinum/c/c.csv"]

@@ -26,10 +26,11 @@ class _FilesHandler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
-        key = unquote(parts.path[len(FILES_ROUTE):])
+        key = unquote(parts.path[len(FILES_ROUTE) :])
         try:
-            path = self.storage.open_signed(key, query.get("expires", [""])[0],
-                                            query.get("scout_auth", [""])[0], self.command)
+            path = self.storage.open_signed(
+                key, query.get("expires", [""])[0], query.get("scout_auth", [""])[0], self.command
+            )
         except ScoutError as exc:
             self.send_response(exc.status)
             self.end_headers()
@@ -64,8 +65,7 @@ class TestLocalConformance(StorageConformance):
     @pytest.fixture
     def storage(self, tmp_path, clock, files_server):
         handler, base = files_server
-        store = LocalStorage((tmp_path / "bucket").as_uri(), signing_key=SECRET, clock=clock,
-                             public_base_url=base)
+        store = LocalStorage((tmp_path / "bucket").as_uri(), signing_key=SECRET, clock=clock, public_base_url=base)
         handler.storage = store
         return store
 
@@ -124,7 +124,7 @@ def test_temp_files_are_invisible(bucket):
 def _parts(url):
     parts = urlsplit(url)
     q = parse_qs(parts.query)
-    return unquote(parts.path[len(FILES_ROUTE):]), q["expires"][0], q["scout_auth"][0]
+    return unquote(parts.path[len(FILES_ROUTE) :]), q["expires"][0], q["scout_auth"][0]
 
 
 def test_open_signed_accepts_valid(bucket):
@@ -134,8 +134,9 @@ def test_open_signed_accepts_valid(bucket):
     assert bucket.open_signed(key, expires, sig, "HEAD").read_bytes() == b"ok"
 
 
-@pytest.mark.parametrize("mutation", ["expired", "tampered", "other_path", "expiry_edited",
-                                      "method", "garbage_expiry", "empty"])
+@pytest.mark.parametrize(
+    "mutation", ["expired", "tampered", "other_path", "expiry_edited", "method", "garbage_expiry", "empty"]
+)
 def test_open_signed_refuses(bucket, fake_clock, mutation):
     bucket.write("scout/a.csv", b"ok")
     bucket.write("scout/b.csv", b"other")

@@ -37,14 +37,22 @@ pytestmark = pytest.mark.s3
 
 def make_storage(server, bucket, *, prefix="", clock=None, retry=None, **options):
     url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-    return S3Storage(url, clock=clock, retry=retry, endpoint_url=server.endpoint_url, region=server.region,
-                     access_key=server.access_key, secret_key=server.secret_key, **options)
+    return S3Storage(
+        url,
+        clock=clock,
+        retry=retry,
+        endpoint_url=server.endpoint_url,
+        region=server.region,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        **options,
+    )
 
 
 class TestS3Conformance(StorageConformance):
     @pytest.fixture
     def clock(self, s3_clock):
-        return s3_clock   # the backend signs with it and the server checks presigned URLs against it
+        return s3_clock  # the backend signs with it and the server checks presigned URLs against it
 
     @pytest.fixture
     def storage(self, s3_server, s3_bucket, clock):
@@ -219,8 +227,8 @@ def assert_exponential_with_jitter(sleeps, base=0.2):
     for attempt, slept in enumerate(sleeps, start=1):
         cap = base * 2 ** (attempt - 1)
         assert cap / 2 <= slept <= cap
-    assert all(a < b for a, b in pairwise(sleeps))      # they grow
-    assert any(slept != base * 2 ** i for i, slept in enumerate(sleeps))  # and are jittered
+    assert all(a < b for a, b in pairwise(sleeps))  # they grow
+    assert any(slept != base * 2**i for i, slept in enumerate(sleeps))  # and are jittered
 
 
 def test_slowdown_is_retried_with_exponential_backoff(store, guard, fake_clock):
@@ -232,8 +240,9 @@ def test_slowdown_is_retried_with_exponential_backoff(store, guard, fake_clock):
     assert store.read_bytes("scout/v1/gold/t/t.csv") == b"payload"
 
 
-@pytest.mark.parametrize("status,code", [(500, "InternalError"), (502, "BadGateway"), (504, "GatewayTimeout"),
-                                         (429, "TooManyRequests")])
+@pytest.mark.parametrize(
+    "status,code", [(500, "InternalError"), (502, "BadGateway"), (504, "GatewayTimeout"), (429, "TooManyRequests")]
+)
 def test_server_faults_are_transient(store, guard, fake_clock, status, code):
     store.write("scout/a.csv", b"a")
     guard.inject(Fault("error", status, code, "try later", method="HEAD"), times=2)
@@ -277,20 +286,29 @@ def test_unreachable_endpoint_ends_in_storage_unavailable(fake_clock):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the block ends: nothing listens there
     retry = RetryPolicy(attempts=3, sleep=fake_clock.sleep)
-    store = S3Storage("s3://nowhere-bucket", endpoint_url=f"http://127.0.0.1:{port}", access_key="k",
-                      secret_key="s", retry=retry, clock=fake_clock)
+    store = S3Storage(
+        "s3://nowhere-bucket",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        access_key="k",
+        secret_key="s",
+        retry=retry,
+        clock=fake_clock,
+    )
     with pytest.raises(StorageUnavailable, match="3 tries.*Could not connect"):
         store.info("scout/a.csv")
     assert len(fake_clock.sleeps) == 2
 
 
 # --- permanent errors ------------------------------------------------------------------------------
-@pytest.mark.parametrize("status,code,error", [
-    (403, "AccessDenied", AccessDenied),
-    (403, "InvalidAccessKeyId", AccessDenied),
-    (400, "KeyTooLongError", InvalidKey),
-    (400, "InvalidArgument", StorageError),
-])
+@pytest.mark.parametrize(
+    "status,code,error",
+    [
+        (403, "AccessDenied", AccessDenied),
+        (403, "InvalidAccessKeyId", AccessDenied),
+        (400, "KeyTooLongError", InvalidKey),
+        (400, "InvalidArgument", StorageError),
+    ],
+)
 def test_permanent_errors_are_not_retried(store, guard, fake_clock, status, code, error):
     guard.inject(Fault("error", status, code, "the store's own words", method="PUT"))
     with pytest.raises(error, match="the store's own words") as caught:
@@ -328,9 +346,9 @@ def test_presigned_url_is_signed_as_of_the_injected_clock(store, guard, fake_clo
     assert params["X-Amz-Date"] == "20240810T021500Z" and params["X-Amz-Expires"] == "300"
     assert signed.expires_at == datetime(2024, 8, 10, 2, 20, 0, tzinfo=timezone.utc)
     assert signed.url.startswith(f"{s3_server.endpoint_url}/{s3_bucket}/team/scout/scout/v1/gold/s/s.csv?")
-    fake_clock.advance(299)   # 02:19:59.750: the URL still works
+    fake_clock.advance(299)  # 02:19:59.750: the URL still works
     assert requests.get(signed.url, timeout=10).content == b"bytes"
-    fake_clock.advance(1)     # 02:20:00.750: past expires_at
+    fake_clock.advance(1)  # 02:20:00.750: past expires_at
     expired = requests.get(signed.url, timeout=10)
     assert expired.status_code == 403 and b"Request has expired" in expired.content
 
@@ -341,7 +359,7 @@ def test_url_signed_by_a_clock_in_the_past_is_born_expired(store, guard, fake_cl
     fake_clock.set(datetime.now(timezone.utc) - timedelta(hours=2))
     signed = store.sign("scout/a.csv", ttl=3600)
     assert signed.expires_at < datetime.now(timezone.utc)
-    response = requests.get(signed.url, timeout=10)   # the guard checks against real time here
+    response = requests.get(signed.url, timeout=10)  # the guard checks against real time here
     assert response.status_code == 403 and b"Request has expired" in response.content
 
 
@@ -370,8 +388,15 @@ def test_seven_day_ttl_is_the_maximum(store):
 
 
 # --- configuration and secrets ---------------------------------------------------------------------
-AWS_VARIABLES = ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "AWS_DEFAULT_REGION",
-                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+AWS_VARIABLES = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+]
 
 
 @pytest.fixture
@@ -393,10 +418,10 @@ def test_settings_from_the_url_query(clean_env, s3_server, s3_bucket):
 
 
 def test_settings_from_the_aws_variables(clean_env, s3_server, s3_bucket):
-    clean_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")          # the S3-specific one wins
+    clean_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # the S3-specific one wins
     clean_env.setenv("AWS_ENDPOINT_URL_S3", s3_server.endpoint_url)
     clean_env.setenv("AWS_DEFAULT_REGION", "us-west-2")
-    clean_env.setenv("AWS_REGION", "ap-southeast-1")                     # AWS_REGION wins
+    clean_env.setenv("AWS_REGION", "ap-southeast-1")  # AWS_REGION wins
     clean_env.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     clean_env.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
     store = S3Storage(f"s3://{s3_bucket}")
@@ -416,20 +441,28 @@ def test_constructor_beats_query_beats_environment(clean_env):
 
 
 def test_custom_endpoint_means_path_style_under_its_base_path(clean_env):
-    store = S3Storage("s3://my-bucket/p", endpoint_url="https://abc.supabase.co/storage/v1/s3",
-                      region="eu-central-1", access_key="k", secret_key="s")
+    store = S3Storage(
+        "s3://my-bucket/p",
+        endpoint_url="https://abc.supabase.co/storage/v1/s3",
+        region="eu-central-1",
+        access_key="k",
+        secret_key="s",
+    )
     url = store._client.generate_presigned_url("get_object", Params={"Bucket": "my-bucket", "Key": "p/x.csv"})
     assert url.startswith("https://abc.supabase.co/storage/v1/s3/my-bucket/p/x.csv?")
 
 
-@pytest.mark.parametrize("url,words", [
-    ("s3://", "Not an s3:// storage URL"),
-    ("s3://bkt-x?endpoint=http://x", "Unknown s3:// URL option"),
-    ("s3://bkt-x/../up", "Bad prefix"),
-    ("s3://AKIAXXX:hunter2-secret@bkt-x", "Credentials in an s3:// URL are refused"),
-    ("s3://bkt-x?endpoint_url=http://AKIAXXX:hunter2-secret@host:9000", "Credentials in the S3 endpoint URL"),
-    ("s3://bkt-x?endpoint_url=ftp://host", "http(s) URL"),
-])
+@pytest.mark.parametrize(
+    "url,words",
+    [
+        ("s3://", "Not an s3:// storage URL"),
+        ("s3://bkt-x?endpoint=http://x", "Unknown s3:// URL option"),
+        ("s3://bkt-x/../up", "Bad prefix"),
+        ("s3://AKIAXXX:hunter2-secret@bkt-x", "Credentials in an s3:// URL are refused"),
+        ("s3://bkt-x?endpoint_url=http://AKIAXXX:hunter2-secret@host:9000", "Credentials in the S3 endpoint URL"),
+        ("s3://bkt-x?endpoint_url=ftp://host", "http(s) URL"),
+    ],
+)
 def test_bad_urls_are_config_errors(clean_env, url, words):
     with pytest.raises(ConfigError, match=re.escape(words)) as caught:
         S3Storage(url, access_key="k", secret_key="s")
@@ -444,15 +477,19 @@ def test_half_a_key_pair_is_refused(clean_env):
 def test_credentials_never_appear_in_repr_logs_urls_or_errors(s3_server, s3_bucket, fake_clock, caplog):
     caplog.set_level(logging.DEBUG)
     guard = s3_server.guard
-    store = make_storage(s3_server, s3_bucket, prefix="p", clock=fake_clock,
-                         retry=RetryPolicy(attempts=2, sleep=fake_clock.sleep))
+    store = make_storage(
+        s3_server, s3_bucket, prefix="p", clock=fake_clock, retry=RetryPolicy(attempts=2, sleep=fake_clock.sleep)
+    )
     store.write("scout/a.csv", b"a")
     signed = store.sign("scout/a.csv", 60)
     guard.inject(Fault("error", 503, "SlowDown", method="PUT"), times=2)
     guard.inject(Fault("error", 403, "AccessDenied", "Access Denied", method="HEAD"))
     errors = []
-    for action in (lambda: store.write("scout/b.csv", b"b"), lambda: store.info("scout/a.csv"),
-                   lambda: store.info("scout/missing.csv")):
+    for action in (
+        lambda: store.write("scout/b.csv", b"b"),
+        lambda: store.info("scout/a.csv"),
+        lambda: store.info("scout/missing.csv"),
+    ):
         with pytest.raises(ScoutError) as caught:
             action()
         errors.append(str(caught.value))

@@ -46,8 +46,9 @@ class TestSupabaseConformance(StorageConformance):
         with fake:
             url = f"supabase://{B}" if hosted else f"supabase://{B}/tenant-a"
             where = {"project_url": fake.project_url} if hosted else {"storage_url": fake.url}
-            store = SupabaseStorage(url, clock=supabase_clock, retry=supabase_retry,
-                                    service_key=fake.service_key, **where)
+            store = SupabaseStorage(
+                url, clock=supabase_clock, retry=supabase_retry, service_key=fake.service_key, **where
+            )
             yield store
             store.close()
 
@@ -80,19 +81,23 @@ def test_storage_url_overrides_for_self_hosted(monkeypatch, supabase_env, supaba
 
 
 def test_hosted_layout_refuses_unprefixed_routes(supabase_fake):
-    store = SupabaseStorage(f"supabase://{B}", storage_url=supabase_fake.project_url,
-                            service_key=supabase_fake.service_key)
+    store = SupabaseStorage(
+        f"supabase://{B}", storage_url=supabase_fake.project_url, service_key=supabase_fake.service_key
+    )
     with pytest.raises(StorageError, match="SUPABASE_URL") as caught:
         store.info("a.csv")
     assert not isinstance(caught.value, ObjectNotFound)  # a wrong base URL is not a missing object
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"SUPABASE_SERVICE_ROLE_KEY": "k"}, "SUPABASE_URL"),
-    ({"SUPABASE_URL": "http://127.0.0.1:9"}, "SUPABASE_SERVICE_ROLE_KEY"),
-    ({"SUPABASE_URL": "ftp://x", "SUPABASE_SERVICE_ROLE_KEY": "k"}, "http"),
-    ({"SUPABASE_URL": "http://h", "SUPABASE_SERVICE_ROLE_KEY": "k\nx"}, "not a valid key"),
-])
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"SUPABASE_SERVICE_ROLE_KEY": "k"}, "SUPABASE_URL"),
+        ({"SUPABASE_URL": "http://127.0.0.1:9"}, "SUPABASE_SERVICE_ROLE_KEY"),
+        ({"SUPABASE_URL": "ftp://x", "SUPABASE_SERVICE_ROLE_KEY": "k"}, "http"),
+        ({"SUPABASE_URL": "http://h", "SUPABASE_SERVICE_ROLE_KEY": "k\nx"}, "not a valid key"),
+    ],
+)
 def test_configuration_errors_are_one_line(monkeypatch, env, message):
     for name in ("SUPABASE_URL", "SUPABASE_STORAGE_URL", "SUPABASE_SERVICE_ROLE_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -120,8 +125,13 @@ def test_key_sent_as_bearer_and_apikey(supabase_storage, supabase_fake):
 def test_key_never_in_repr_logs_or_errors(supabase_fake, supabase_clock, supabase_retry, caplog):
     caplog.set_level(logging.DEBUG)
     key = supabase_fake.service_key
-    store = SupabaseStorage(f"supabase://{B}", clock=supabase_clock, retry=supabase_retry,
-                            project_url=supabase_fake.project_url, service_key=key)
+    store = SupabaseStorage(
+        f"supabase://{B}",
+        clock=supabase_clock,
+        retry=supabase_retry,
+        project_url=supabase_fake.project_url,
+        service_key=key,
+    )
     texts = [repr(store), str(vars(store))]
     store.write("a.csv", b"x")
     supabase_fake.faults.fail_next(5, "503")
@@ -143,8 +153,9 @@ def _foreign_key() -> str:
     return jwt.encode({"role": "service_role"}, "another-project-secret-of-at-least-32-chars", algorithm="HS256")
 
 
-@pytest.mark.parametrize("key, message", [(_foreign_key(), "signature verification failed"),
-                                          ("not-a-jwt", "Invalid Compact JWS")])
+@pytest.mark.parametrize(
+    "key, message", [(_foreign_key(), "signature verification failed"), ("not-a-jwt", "Invalid Compact JWS")]
+)
 def test_bad_key_is_access_denied(supabase_fake, key, message):
     store = SupabaseStorage(f"supabase://{B}", project_url=supabase_fake.project_url, service_key=key)
     with pytest.raises(AccessDenied, match=message):
@@ -160,11 +171,17 @@ def test_apikey_alone_is_anonymous(supabase_storage, supabase_fake):
 
 
 # --- keys ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("key", ["scout/é.csv", "scout/naïve/x.csv", "scout/a#b.csv", "scout/a%b.csv",
-                                 "scout/日本.csv", "scout/tab\u00a0x.csv"])
+@pytest.mark.parametrize(
+    "key",
+    ["scout/é.csv", "scout/naïve/x.csv", "scout/a#b.csv", "scout/a%b.csv", "scout/日本.csv", "scout/tab\u00a0x.csv"],
+)
 def test_non_ascii_keys_refused_before_any_request(supabase_storage, supabase_fake, key):
-    for action in (lambda: supabase_storage.write(key, b"x"), lambda: supabase_storage.info(key),
-                   lambda: supabase_storage.sign(key, 60), lambda: supabase_storage.delete(key)):
+    for action in (
+        lambda: supabase_storage.write(key, b"x"),
+        lambda: supabase_storage.info(key),
+        lambda: supabase_storage.sign(key, 60),
+        lambda: supabase_storage.delete(key),
+    ):
         with pytest.raises(InvalidKey, match="ASCII"):
             action()
     assert supabase_fake.requests == []
@@ -182,22 +199,53 @@ def test_keys_are_url_encoded(supabase_storage, supabase_fake, supabase_clock):
 
 
 # --- errors from 400-with-body ----------------------------------------------------------------------
-@pytest.mark.parametrize("body, expected", [
-    ({"statusCode": "404", "error": "not_found", "message": "Object not found", "code": "NoSuchKey"}, ObjectNotFound),
-    ({"statusCode": "404", "error": "Bucket not found", "message": "Bucket not found"}, ObjectNotFound),
-    ({"statusCode": "409", "error": "Duplicate", "message": "The resource already exists",
-      "code": "KeyAlreadyExists"}, ObjectExists),
-    ({"statusCode": "403", "error": "Unauthorized", "message": "invalid signature", "code": "AccessDenied"},
-     AccessDenied),
-    ({"statusCode": "400", "error": "InvalidJWT", "message": "jwt expired", "code": "InvalidJWT"}, AccessDenied),
-    ({"statusCode": "400", "error": "InvalidKey", "message": "Invalid key: é", "code": "InvalidKey"}, InvalidKey),
-    ({"statusCode": "413", "error": "Payload too large", "message": "The object exceeded the maximum allowed size",
-      "code": "EntityTooLarge"}, StorageError),
-    ({"statusCode": "503", "error": "DatabaseConnectionLimit", "message": "The database has reached its maximum",
-      "code": "DatabaseConnectionLimit"}, TransientError),
-    ({"statusCode": "500", "error": "internal", "message": "Internal server error", "code": "InternalError"},
-     TransientError),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            {"statusCode": "404", "error": "not_found", "message": "Object not found", "code": "NoSuchKey"},
+            ObjectNotFound,
+        ),
+        ({"statusCode": "404", "error": "Bucket not found", "message": "Bucket not found"}, ObjectNotFound),
+        (
+            {
+                "statusCode": "409",
+                "error": "Duplicate",
+                "message": "The resource already exists",
+                "code": "KeyAlreadyExists",
+            },
+            ObjectExists,
+        ),
+        (
+            {"statusCode": "403", "error": "Unauthorized", "message": "invalid signature", "code": "AccessDenied"},
+            AccessDenied,
+        ),
+        ({"statusCode": "400", "error": "InvalidJWT", "message": "jwt expired", "code": "InvalidJWT"}, AccessDenied),
+        ({"statusCode": "400", "error": "InvalidKey", "message": "Invalid key: é", "code": "InvalidKey"}, InvalidKey),
+        (
+            {
+                "statusCode": "413",
+                "error": "Payload too large",
+                "message": "The object exceeded the maximum allowed size",
+                "code": "EntityTooLarge",
+            },
+            StorageError,
+        ),
+        (
+            {
+                "statusCode": "503",
+                "error": "DatabaseConnectionLimit",
+                "message": "The database has reached its maximum",
+                "code": "DatabaseConnectionLimit",
+            },
+            TransientError,
+        ),
+        (
+            {"statusCode": "500", "error": "internal", "message": "Internal server error", "code": "InternalError"},
+            TransientError,
+        ),
+    ],
+)
 def test_errors_map_from_the_body_not_the_http_status(body, expected):
     exc = error_for(400, body, "read b/x.csv")
     assert type(exc) is expected
@@ -220,8 +268,9 @@ def test_errors_end_to_end(supabase_storage, supabase_fake):
     supabase_fake.file_size_limit = 3
     with pytest.raises(StorageError, match="exceeded the maximum allowed size"):
         supabase_storage.write("big.csv", b"12345")
-    missing = SupabaseStorage("supabase://no-such-bucket", project_url=supabase_fake.project_url,
-                              service_key=supabase_fake.service_key)
+    missing = SupabaseStorage(
+        "supabase://no-such-bucket", project_url=supabase_fake.project_url, service_key=supabase_fake.service_key
+    )
     with pytest.raises(ObjectNotFound, match="Bucket not found"):
         missing.write("a.csv", b"x")
     assert list(missing.list("")) == []
@@ -238,8 +287,9 @@ def test_signed_url_is_a_supabase_jwt(supabase_storage, supabase_fake, supabase_
     supabase_storage.write("scout/s.csv", b"x")
     signed = supabase_storage.sign("scout/s.csv", 3600)
     assert signed.url.startswith(supabase_fake.url + f"/object/sign/{B}/scout/s.csv?token=")
-    claims = jwt.decode(signed.url.split("token=")[1], supabase_fake.jwt_secret, algorithms=["HS256"],
-                        options={"verify_exp": False})
+    claims = jwt.decode(
+        signed.url.split("token=")[1], supabase_fake.jwt_secret, algorithms=["HS256"], options={"verify_exp": False}
+    )
     assert claims["url"] == f"{B}/scout/s.csv" and claims["exp"] - claims["iat"] == 3600
     assert signed.expires_at.timestamp() == supabase_clock.time() + 3600
 

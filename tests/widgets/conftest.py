@@ -23,8 +23,13 @@ NO_PUBLISH_CONFIG = '{"ServerApp": {"authorizer_class": "tests.widgets.authz.NoP
 def publish_demo(root: Path) -> None:
     """``scout demo`` into ``root/store``, its warehouse in ``root/.scout/demo`` (where the
     server's publish jobs look for it)."""
-    done = subprocess.run([str(BIN / "scout"), "demo", "--store", str(root / "store"), "--scale", DEMO_SCALE,
-                           "--json"], cwd=root, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [str(BIN / "scout"), "demo", "--store", str(root / "store"), "--scale", DEMO_SCALE, "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, f"scout demo failed:\n{done.stderr[-3000:]}"
 
 
@@ -54,8 +59,13 @@ def denying_server(tmp_path_factory):
 
 
 def live_client(server: JupyterServerProcess, cache: Path):
-    return connect(api_url=server.url, token=TOKEN, cache_dir=cache, set_default=False,
-                   retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
+    return connect(
+        api_url=server.url,
+        token=TOKEN,
+        cache_dir=cache,
+        set_default=False,
+        retry=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+    )
 
 
 @pytest.fixture

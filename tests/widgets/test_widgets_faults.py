@@ -50,8 +50,9 @@ def test_offline_says_what_is_cached(proxy_client, fake_server):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         send(browser, action="refresh")
-    assert browser.banner == ("Offline: showing the last manifest fetched (1 of 3 datasets are cached locally "
-                              "and load offline)")
+    assert browser.banner == (
+        "Offline: showing the last manifest fetched (1 of 3 datasets are cached locally and load offline)"
+    )
     send(browser, action="load", id=TXN, name="again")
     assert browser.activity[TXN]["state"] == "done" and "from cache" in browser.activity[TXN]["text"]
     send(browser, action="load", id="gold/product_mix")
@@ -74,7 +75,7 @@ def test_static_fallbacks_escape_manifest_text(tmp_path, fake_clock):
     bundle = found[0] if isinstance(found, tuple) else found  # (data, metadata) when there is metadata
     assert "application/vnd.jupyter.widget-view+json" in bundle  # live front ends render the view
     assert EVIL not in bundle["text/html"] and "&lt;img src=x onerror=alert(1)&gt;" in bundle["text/html"]
-    assert 'scout-badge--fresh' in bundle["text/html"] and "3 Scout datasets" in bundle["text/html"]
+    assert "scout-badge--fresh" in bundle["text/html"] and "3 Scout datasets" in bundle["text/html"]
     text = bundle["text/plain"]
     assert text.splitlines()[0].split() == ["dataset", "date", "rows", "size", "modified", "cached", "freshness"]
     assert "gold/txn_daily" in text and "✓ fresh" in text
@@ -101,27 +102,39 @@ def test_publish_panel_on_the_fake_server(proxy_client, fake_server):
     status = panel.wait(60)
     assert status.ok and panel.job["rows"][0]["state"] == "succeeded" and fake_server.published == [[TXN]]
     busy = PublishPanel(proxy_client)
-    fake_server.faults.script("publish", 409, {"error": "publish_in_progress",
-                                               "message": "A publish is already running"})
+    fake_server.faults.script(
+        "publish", 409, {"error": "publish_in_progress", "message": "A publish is already running"}
+    )
     send(busy, action="start", ids=[])
     busy.wait(60)
     assert busy.error["text"] == "A publish is already running" and busy.job == {}
 
 
 def test_job_status_reads_well():
-    status = JobStatus("abc123", "failed", 1.0, (
-        {"id": TXN, "step": "verify", "state": "succeeded", "bytes_uploaded": 2048, "unchanged": False},
-        {"id": "gold/product_mix", "step": "upload", "state": "succeeded", "bytes_uploaded": 0, "unchanged": True},
-        {"id": "gold/x", "step": "export", "state": "failed", "bytes_uploaded": 0, "error": EVIL}),
-        "2024-08-10T02:15:00.000Z", "2024-08-10T02:15:09.000Z")
+    status = JobStatus(
+        "abc123",
+        "failed",
+        1.0,
+        (
+            {"id": TXN, "step": "verify", "state": "succeeded", "bytes_uploaded": 2048, "unchanged": False},
+            {"id": "gold/product_mix", "step": "upload", "state": "succeeded", "bytes_uploaded": 0, "unchanged": True},
+            {"id": "gold/x", "step": "export", "state": "failed", "bytes_uploaded": 0, "error": EVIL},
+        ),
+        "2024-08-10T02:15:00.000Z",
+        "2024-08-10T02:15:09.000Z",
+    )
     lines = repr(status).splitlines()
     assert lines[0] == f"<JobStatus publish abc123: failed (100%); 1 failed, 2 succeeded; gold/x: {EVIL}>"
     assert lines[1].split() == ["gold/txn_daily", "succeeded", "verify", "2.0", "KB"]
     assert lines[2].split()[-1] == "unchanged"
     page = status._repr_html_()
     assert EVIL not in page and "&lt;img src=x onerror=alert(1)&gt;" in page and "(unchanged)" in page
-    assert status.outcomes() == {"uploaded": [TXN], "unchanged": ["gold/product_mix"], "failed": ["gold/x"],
-                                 "pending": []}
+    assert status.outcomes() == {
+        "uploaded": [TXN],
+        "unchanged": ["gold/product_mix"],
+        "failed": ["gold/x"],
+        "pending": [],
+    }
 
 
 def test_an_html_export_shows_the_static_fallback(tmp_path, fake_clock):

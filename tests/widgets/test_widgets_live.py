@@ -46,12 +46,12 @@ def test_browser_rows_filter_and_sort(client):
     browser.query = "txn"  # the view sets these traits as the user types and clicks
     assert browser.visible_ids() == [TXN]
     browser.query, browser.layer = "", "platinum"
-    assert browser.visible_ids() == ["platinum/customer_segments", "platinum/features_sales_7d",
-                                     "platinum/store_perf"]
+    assert browser.visible_ids() == ["platinum/customer_segments", "platinum/features_sales_7d", "platinum/store_perf"]
     browser.layer, browser.sort_by, browser.descending = "", "rows", True
     rows = [r["rows"] for r in browser.rows if r["id"] in browser.visible_ids()]
     assert [next(r["rows"] for r in browser.rows if r["id"] == i) for i in browser.visible_ids()] == sorted(
-        rows, reverse=True)
+        rows, reverse=True
+    )
     browser.query = "customer segment"  # every word, over id and description
     assert set(browser.visible_ids()) >= {"platinum/customer_segments"}
 
@@ -66,8 +66,11 @@ def test_load_binds_the_frame_with_progress_then_one_line(client):
     assert isinstance(frame, pd.DataFrame) and len(frame) == entry.row_count
     done = browser.activity[TXN]
     assert done["state"] == "done" and done["name"] == "txn_daily"
-    assert re.fullmatch(rf"txn_daily = gold/txn_daily \({entry.date}\): {entry.row_count:,} rows × "
-                        rf"{frame.shape[1]} columns, from network, [\d.]+ s", done["text"]), done["text"]
+    assert re.fullmatch(
+        rf"txn_daily = gold/txn_daily \({entry.date}\): {entry.row_count:,} rows × "
+        rf"{frame.shape[1]} columns, from network, [\d.]+ s",
+        done["text"],
+    ), done["text"]
     progress = [a[TXN] for a in seen if a[TXN].get("total")]
     assert progress and progress[-1]["done"] == progress[-1]["total"] > 0  # bytes of total, to the end
     assert next(r for r in browser.rows if r["id"] == TXN)["cached"] is True
@@ -79,11 +82,16 @@ def test_load_errors_are_one_line(client):
     namespace: dict = {}
     browser = DatasetBrowser(client, namespace=namespace)
     send(browser, action="load", id="gold/txn_dialy")
-    assert browser.activity["gold/txn_dialy"]["text"] == \
-        "Dataset not found: gold/txn_dialy (did you mean gold/txn_daily?)"
+    assert (
+        browser.activity["gold/txn_dialy"]["text"] == "Dataset not found: gold/txn_dialy (did you mean gold/txn_daily?)"
+    )
     send(browser, action="load", id=TXN, name="2fast")
-    assert browser.activity[TXN] == {"kind": "load", "state": "error", "code": "config_error",
-                                     "text": "Not a Python variable name: '2fast'"}
+    assert browser.activity[TXN] == {
+        "kind": "load",
+        "state": "error",
+        "code": "config_error",
+        "text": "Not a Python variable name: '2fast'",
+    }
     assert namespace == {}
 
 
@@ -136,8 +144,10 @@ def test_publish_panel_rows_reach_done_and_reattach(client):
     (row,) = panel.job["rows"]
     assert row["id"] == "gold/demographics" and row["state"] == "succeeded"
     assert row["rows"] == f"{client.manifest().get('gold/demographics').row_count:,}"
-    assert panel.job["summary"] in ("Published: 1 uploaded, 0 unchanged, 0 failed",
-                                    "Published: 0 uploaded, 1 unchanged, 0 failed")
+    assert panel.job["summary"] in (
+        "Published: 1 uploaded, 0 unchanged, 0 failed",
+        "Published: 0 uploaded, 1 unchanged, 0 failed",
+    )
     assert jobs[0]["state"] in ("queued", "running") and jobs[-1]["state"] == "succeeded"
     again = PublishPanel(client, job_id=status.job_id)  # what scout.job(job_id) shows
     assert again.job["job_id"] == status.job_id and again.job["state"] == "succeeded"
@@ -156,16 +166,21 @@ def test_publish_refused_says_why(denying_server, tmp_path):
 
 def access_log_counts(server, since: str) -> dict:
     with sqlite3.connect(server.workdir / "access.sqlite") as db:
-        total = db.execute("SELECT COUNT(*) FROM dataset_access_log WHERE dataset_id IS NOT NULL "
-                           "AND date(accessed_at) >= ?", (since,)).fetchone()[0]
-        denied = db.execute("SELECT COUNT(*) FROM dataset_access_log WHERE dataset_id IS NOT NULL "
-                            "AND date(accessed_at) >= ? AND status IN (401, 403)", (since,)).fetchone()[0]
+        total = db.execute(
+            "SELECT COUNT(*) FROM dataset_access_log WHERE dataset_id IS NOT NULL AND date(accessed_at) >= ?", (since,)
+        ).fetchone()[0]
+        denied = db.execute(
+            "SELECT COUNT(*) FROM dataset_access_log WHERE dataset_id IS NOT NULL "
+            "AND date(accessed_at) >= ? AND status IN (401, 403)",
+            (since,),
+        ).fetchone()[0]
     return {"total": total, "denied": denied}
 
 
 def trace_sum(figure, name_in: set[str] | None = None, subplot: tuple[str, str] = ("x", "y")) -> int:
-    return sum(int(sum(t.y)) for t in figure.data if (t.xaxis, t.yaxis) == subplot
-               and (name_in is None or t.name in name_in))
+    return sum(
+        int(sum(t.y)) for t in figure.data if (t.xaxis, t.yaxis) == subplot and (name_in is None or t.name in name_in)
+    )
 
 
 def test_dashboard_traces_count_what_the_access_log_holds(client, demo_server):
@@ -229,8 +244,10 @@ def test_magic_renders_through_the_widgets_in_a_kernel(demo_server):
         assert panel[-1]["text/plain"].splitlines()[-1].startswith("Published: ")  # the final state, kept
         out = run_collecting(kernel, "%scout analytics --days 3")
         assert WIDGET in out["outputs"][-1] and "requests" in out["outputs"][-1]["text/plain"]
-        out = run_collecting(kernel, "import scout_jupyter as scout\ntype(scout.browse()).__name__, "
-                                     "type(scout.dashboard(days=2)).__name__")
+        out = run_collecting(
+            kernel,
+            "import scout_jupyter as scout\ntype(scout.browse()).__name__, type(scout.dashboard(days=2)).__name__",
+        )
         assert "('DatasetBrowser', 'AccessDashboard')" in out["outputs"][-1]["text/plain"]
     finally:
         kernel.shutdown()
