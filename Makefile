@@ -48,7 +48,8 @@ $(HUB_PROXY):
 
 hub-deps: $(HUB_PROXY)
 
-test: system-deps venv hub-deps
+# Lint first: a style or type slip fails in seconds, before the suite's minutes.
+test: system-deps venv hub-deps lint
 	$(PY) -m pytest
 
 # The checks the code keeps (settings in pyproject.toml and labextension/package.json).
