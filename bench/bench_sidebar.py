@@ -30,18 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .bench_server import TOKEN, _wait_until_up, free_port
+from .bench_widgets import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DATASETS = 1000
 TYPED = "set_09"  # ids are <layer>/set_NNNN: the query narrows 1,000 → 10 as it is typed
 PAGE_TIMEOUT_MS = 120_000

@@ -30,6 +30,7 @@ from scout_jupyter.manifest import FREQUENCIES, DatasetEntry, Manifest, dataset_
 from scout_jupyter.storage.local import LocalStorage
 
 WIDGETS = Path(__file__).resolve().parents[1] / "scout_jupyter" / "widgets"
+# How the benchmarks start Chromium (bench_sidebar too): the end-to-end tests' headless flags.
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

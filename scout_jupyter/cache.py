@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -101,14 +101,21 @@ class StoredManifest:
     fetched_at: float
 
 
-class PendingObject:
-    """A download in progress: a temp file in the cache that becomes ``objects/…`` only when
-    its size and sha256 match (:meth:`commit`). Use as a context manager: on error the temp
-    file is removed, so nothing half-written is ever cached."""
+_Temp = TypeVar("_Temp", bound="VerifiedTempFile")
 
-    def __init__(self, cache: Cache, sha256: str, ext: str, label: str, size: int | None):
-        self.cache, self.sha256, self.ext, self.label, self.expected_size = cache, sha256, ext, label, size
-        fd, name = tempfile.mkstemp(dir=cache.root / "tmp", prefix=f"{sha256[:12]}-", suffix=".part")
+
+class VerifiedTempFile:
+    """Bytes streamed into a temp file in ``folder`` while their sha256 and size are counted;
+    a subclass's ``commit`` moves it into place only after :meth:`check`. As a context manager
+    the temp file is removed on the way out (after a commit it is gone already), so nothing
+    half-written is ever left."""
+
+    #: said after a mismatch: what became of the target
+    after_mismatch = ""
+
+    def __init__(self, folder: Path, prefix: str, sha256: str, size: int | None, label: str):
+        self.sha256, self.expected_size, self.label = sha256, size, label
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
         self.tmp = Path(name)
         self._fh = os.fdopen(fd, "wb")
         self.hasher = hashlib.sha256()
@@ -132,19 +139,15 @@ class PendingObject:
             expected_size = "" if self.expected_size is None else f" ({self.expected_size} bytes)"
             raise ChecksumMismatch(
                 f"Checksum validation failed for {self.label}: expected {self.sha256}"
-                f"{expected_size}, got {actual} ({self.size} bytes)"
+                f"{expected_size}, got {actual} ({self.size} bytes){self.after_mismatch}"
             )
 
-    def commit(self) -> Path:
-        # No fsync: the cache can be refetched, and a file cut short by a crash fails the size
-        # check on its next use (and is removed); the rename alone keeps readers from torn files.
+    def _close_checked(self) -> Path:
+        # No fsync: a cached file can be refetched, and one cut short by a crash fails its size or
+        # sha256 check on its next use; the rename alone keeps readers from torn files.
         self.check()
         self._fh.close()
-        target = self.cache.object_path(self.sha256, self.ext)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp, target)
-        self.cache.touch(target)
-        return target
+        return self.tmp
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
@@ -152,11 +155,28 @@ class PendingObject:
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
 
-    def __enter__(self) -> PendingObject:
+    def __enter__(self: _Temp) -> _Temp:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.discard()  # after a commit the temp file is gone already
+        self.discard()
+
+
+class PendingObject(VerifiedTempFile):
+    """A download in progress into the cache: it becomes ``objects/…`` only when its size and
+    sha256 match (:meth:`commit`), so nothing half-written is ever cached."""
+
+    def __init__(self, cache: Cache, sha256: str, ext: str, label: str, size: int | None):
+        super().__init__(cache.root / "tmp", f"{sha256[:12]}-", sha256, size, label)
+        self.cache, self.ext = cache, ext
+
+    def commit(self) -> Path:
+        tmp = self._close_checked()
+        target = self.cache.object_path(self.sha256, self.ext)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)
+        self.cache.touch(target)
+        return target
 
 
 class Cache:

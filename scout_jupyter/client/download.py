@@ -11,11 +11,9 @@ once.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
@@ -23,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ..cache import Cache, PendingObject
+from ..cache import Cache, PendingObject, VerifiedTempFile
 from ..clock import Clock
 from ..errors import ChecksumMismatch, ConfigError, ObjectNotFound, StorageError, StorageUnavailable
 from ..storage.retry import RetryPolicy
@@ -215,60 +213,23 @@ class _NoBar:
         pass
 
 
-class FileSink:
+class FileSink(VerifiedTempFile):
     """A download to the caller's file: a hidden temp file beside ``target`` that replaces it
-    (:meth:`commit`) only when its size and sha256 match. As a context manager, an error
-    removes the temp file: no partial file is ever left, and an existing ``target`` stays."""
+    (:meth:`commit`) only when its size and sha256 match. No partial file is ever left, and an
+    existing ``target`` stays as it was after a failure."""
+
+    after_mismatch = "; nothing was written"
 
     def __init__(self, target: Path, sha256: str, size: int | None, label: str):
-        self.target, self.sha256, self.expected_size, self.label = target, sha256, size, label
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        self.tmp = Path(name)
-        self._fh = os.fdopen(fd, "wb")
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._fh.write(chunk)
-        self.hasher.update(chunk)
-        self.size += len(chunk)
-
-    def reset(self) -> None:
-        self._fh.seek(0)
-        self._fh.truncate()
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    def check(self) -> None:
-        actual = self.hasher.hexdigest()
-        if actual != self.sha256 or (self.expected_size is not None and self.size != self.expected_size):
-            raise ChecksumMismatch(
-                f"Checksum validation failed for {self.label}: expected {self.sha256}, got "
-                f"{actual} ({self.size} bytes); nothing was written"
-            )
+        super().__init__(target.parent, f".{target.name}.", sha256, size, label)
+        self.target = target
 
     def commit(self) -> Path:
-        # No fsync, as for the cache and as ``scout get`` always did: the rename alone keeps
-        # readers from a torn file, and the manifest's sha256 tells a file cut by a crash.
-        self.check()
-        self._fh.close()
-        os.chmod(self.tmp, 0o644)
-        os.replace(self.tmp, self.target)
+        tmp = self._close_checked()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.target)
         return self.target
-
-    def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._fh.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-
-    def __enter__(self) -> FileSink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.discard()
 
 
 def download_to(
