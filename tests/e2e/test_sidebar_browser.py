@@ -19,7 +19,7 @@ from .test_lab_browser import chromium_page
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("SCOUT_TEST_ARTIFACTS", REPO / "test-artifacts")) / "sidebar"
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = 120_000  # generous: CI is a busy 2-core machine; every wait polls a condition
 SIDEBAR = "#scout-datasets"
 ROWS = f"{SIDEBAR} .scout-Dataset"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
@@ -138,15 +138,16 @@ def test_search_narrows_the_list(page):
 
 
 def test_keyboard_moves_between_rows(page):
+    """Focus moves after React re-renders the rows: each step waits for the focused row."""
     first = page.locator(ROWS).first
     first.focus()
+    focused = "id => document.activeElement?.dataset?.datasetId === id"
+    second_id = page.locator(ROWS).nth(1).get_attribute("data-dataset-id")
     page.keyboard.press("ArrowDown")
-    focused = page.evaluate("() => document.activeElement?.dataset?.datasetId")
-    assert focused == page.locator(ROWS).nth(1).get_attribute("data-dataset-id")
+    wait_for(page, focused, f"ArrowDown focusing {second_id}", arg=second_id)
+    last_id = page.locator(ROWS).last.get_attribute("data-dataset-id")
     page.keyboard.press("End")
-    assert page.evaluate("() => document.activeElement?.dataset?.datasetId") == page.locator(ROWS).last.get_attribute(
-        "data-dataset-id"
-    )
+    wait_for(page, focused, f"End focusing {last_id}", arg=last_id)
 
 
 def test_auto_refresh_polls_with_if_none_match_and_gets_304(page):
@@ -165,19 +166,22 @@ def test_load_inserts_and_runs_the_cell_and_shows_the_frame(page, lab_server):
     row(page, "gold/product_mix").locator("button", has_text="Load").click()
     cell = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="%scout load gold/product_mix")
     frame = cell.locator(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")
+    rows = lab_server.manifest()["datasets"]["gold/product_mix"]["row_count"]
+    # the summary line and the frame render after the prompt number: wait for both
     wait_for(
         page,
-        f"""() => !!document.querySelector(
-        "{NOTEBOOK} .jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")""",
-        "the product_mix frame in the new notebook",
+        f"""rows => [...document.querySelectorAll("{NOTEBOOK} .jp-CodeCell")].some(c =>
+            c.innerText.includes('%scout load gold/product_mix')
+            && !!c.querySelector(".jp-OutputArea-output[data-mime-type='text/html'] table.dataframe")
+            && [...c.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")]
+               .some(o => o.innerText.includes(rows + ' rows')))""",
+        "the product_mix summary and frame in the new notebook",
+        arg=str(rows),
     )
     source = cell.locator(".jp-InputArea-editor").inner_text()
     assert "%load_ext scout_jupyter" in source  # a fresh kernel had not loaded it
     first_column = lab_server.manifest()["datasets"]["gold/product_mix"]["schema"]["fields"][0]["name"]
     assert frame.locator("thead th", has_text=first_column).count() >= 1
-    stdout = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
-    rows = lab_server.manifest()["datasets"]["gold/product_mix"]["row_count"]
-    assert f"{rows:,} rows" in stdout.inner_text() or f"{rows} rows" in stdout.inner_text()
     shot(page, "load-product-mix")
 
     # the kernel now has the extension: the next Load is one line
