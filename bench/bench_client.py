@@ -8,9 +8,6 @@ interleaved; ratios are subject / baseline.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -113,53 +110,10 @@ def compare(subject: Callable[[], object], baseline: Callable[[], object], runs:
 @contextmanager
 def jupyter_server(workdir: Path, store_url: str) -> Iterator[str]:
     """A real jupyter server with only the scout_jupyter extension; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "SCOUT_STORAGE_URL": store_url,
-        "SCOUT_RATE_LIMIT": "1000000/minute",
-        "SCOUT_ACCESS_LOG_URL": f"sqlite:///{workdir / 'access.sqlite'}",
-        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
-        "JUPYTER_DATA_DIR": str(workdir / "data"),
-    }
-    others = ("jupyterlab", "jupyter_lsp", "notebook_shim", "jupyter_server_terminals", "notebook")
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter_server",
-        "--no-browser",
-        "--allow-root",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}",
-        f"--ServerApp.root_dir={workdir}",
-        "--ServerApp.log_level=WARN",
-        *[a for name in others for a in ("--ServerApp.jpserver_extensions", f"{name}=False")],
-    ]
-    url = f"http://127.0.0.1:{port}/"
-    workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / "server.log", "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and process.poll() is None:
-                try:
-                    if requests.get(
-                        url + "scout/api/datasets", headers={"Authorization": f"token {TOKEN}"}, timeout=2
-                    ).ok:
-                        break
-                except requests.ConnectionError:
-                    pass
-                time.sleep(0.1)
-            else:
-                raise RuntimeError(f"jupyter server did not start: {(workdir / 'server.log').read_text()[-2000:]}")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    from .bench_server import jupyter_server as scout_server
+
+    with scout_server(workdir, store_url, f"sqlite:///{workdir / 'access.sqlite'}", token=TOKEN) as url:
+        yield url
 
 
 def warm_rows(root: Path, csv_path: Path, store_url: str, runs: int, label: str) -> dict:

@@ -119,10 +119,27 @@ def jupyter_server(
         f"--ServerApp.log_level={log_level}",
         *disable,
     ]
-    log_path = workdir / "server.log"
+    with serving(args, environ, workdir, port, token, processes=processes) as url:
+        yield url
+
+
+@contextmanager
+def serving(
+    args: list[str],
+    env: dict[str, str],
+    workdir: Path,
+    port: int,
+    token: str,
+    *,
+    log_name: str = "server.log",
+    processes: list | None = None,
+) -> Iterator[str]:
+    """Run a Jupyter server command in ``workdir`` (its output to ``log_name`` there); yield its URL
+    once the Scout routes answer; terminate it afterwards (kill if it lingers)."""
+    log_path = workdir / log_name
     workdir.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, env=environ, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
         if processes is not None:
             processes.append(process)
         try:

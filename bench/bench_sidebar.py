@@ -22,15 +22,15 @@ import hashlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .bench_server import TOKEN, _wait_until_up, free_port
-from .bench_widgets import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.chromium import CHROMIUM, CHROMIUM_ARGS
+
+from .bench_server import TOKEN, free_port, serving
 
 DATASETS = 1000
 TYPED = "set_09"  # ids are <layer>/set_NNNN: the query narrows 1,000 → 10 as it is typed
@@ -138,20 +138,8 @@ def jupyter_lab(workdir: Path, store_url: str) -> Iterator[str]:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    log_path = workdir / "lab.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            _wait_until_up(process, url, TOKEN, log_path)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serving(args, env, workdir, port, TOKEN, log_name="lab.log") as url:
+        yield url
 
 
 def measure(count: int = DATASETS, loads: int = 3) -> dict:

@@ -28,20 +28,9 @@ from scout_jupyter.client import connect
 from scout_jupyter.clock import FakeClock, isoformat_z
 from scout_jupyter.manifest import FREQUENCIES, DatasetEntry, Manifest, dataset_key, latest_manifest_key
 from scout_jupyter.storage.local import LocalStorage
+from tests.fixtures.chromium import CHROMIUM, CHROMIUM_ARGS  # the browser tests' headless flags
 
 WIDGETS = Path(__file__).resolve().parents[1] / "scout_jupyter" / "widgets"
-# How the benchmarks start Chromium (bench_sidebar too): the end-to-end tests' headless flags.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WORDS = ("daily", "weekly", "store", "basket", "segment", "feature", "region", "product", "customer", "request")
 
 

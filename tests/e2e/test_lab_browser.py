@@ -19,17 +19,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.fixtures.chromium import CHROMIUM, CHROMIUM_ARGS
+
 NOTEBOOK = "quickstart.ipynb"
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 # Generous: CI is a busy 2-core machine where a kernel start or a render can take many seconds.
