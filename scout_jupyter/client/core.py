@@ -416,6 +416,7 @@ class Client:
         entry = self._resolve(dataset_id, date).entry
         _, fp = frames.schema_and_fingerprint(entry)
         for candidate in (self.cache.parsed_path(sha, fp), self.cache.parsed_path(sha, frames.INFERRED)):
+            self.cache.keeper.wait(candidate)  # a cold load keeps its copy in the background
             if candidate.exists():
                 return candidate
         # no room to keep it (full disk): write it now, or say why not
