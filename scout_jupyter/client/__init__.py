@@ -92,8 +92,6 @@ def connect(
         token = token or settings.env(settings.API_TOKEN) or settings.env(settings.HUB_TOKEN) or target.token
         api = HttpApi(target.api_url, token, session=session, retry=retry, max_retry_after=max_retry_after)
         transport: ProxyTransport | DirectTransport = ProxyTransport(api)
-    elif storage_url is not None:
-        transport = DirectTransport(storage_url)
     elif target.storage_url is not None:
         transport = DirectTransport(target.storage_url)
     else:

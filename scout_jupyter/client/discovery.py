@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
-from ..storage import DEFAULT_STORE
+from ..storage import DEFAULT_STORE, Storage
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class Target:
     """Where a client connects: a server (``api_url``) or a store (``storage_url``), and why."""
 
     api_url: str | None = None
-    storage_url: str | None = None
+    storage_url: str | Storage | None = None
     token: str | None = None
     reason: str = ""
 
@@ -55,11 +55,11 @@ def parent_jupyter_server(runtime_dirs: list[Path] | None = None, parent_pid: in
     return None
 
 
-def choose_target(api_url: str | None, storage_url: object | None) -> Target:
+def choose_target(api_url: str | None, storage_url: str | Storage | None) -> Target:
     if api_url is not None:
         return Target(api_url=api_url, reason="api_url given to connect()")
     if storage_url is not None:
-        return Target(storage_url=str(storage_url), reason="storage_url given to connect()")
+        return Target(storage_url=storage_url, reason="storage_url given to connect()")
     env_api = settings.env(settings.API_URL)
     if env_api is not None:
         return Target(api_url=env_api, reason=settings.API_URL)
